@@ -1,0 +1,1 @@
+"""Storage and pub/sub backends, chosen by URL scheme (see ``factory``)."""
