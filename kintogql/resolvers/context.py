@@ -1,0 +1,91 @@
+"""Per-request context: who is asking, and the one transaction the request runs in."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from kintogql.backends.base import Backend, PubSub, Storage
+from kintogql.config import Settings
+from kintogql.models import AUTHENTICATED, EVERYONE, ChangeEvent
+
+AfterCommit = Callable[[], Coroutine[Any, Any, None]]
+
+
+@dataclass
+class Services:
+    """Process-wide dependencies, built once in the app lifespan."""
+
+    settings: Settings
+    backend: Backend
+    pubsub: PubSub
+    publish_events: Callable[[list[ChangeEvent]], Coroutine[Any, Any, None]] | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class RequestContext:
+    services: Services
+    user_id: str | None = None
+    base_url: str = "http://localhost:8888/v1"
+    _storage: Storage | None = None
+    _readonly: bool = True
+    _principals: frozenset[str] | None = None
+    pending_events: list[ChangeEvent] = field(default_factory=list)
+    after_commit: list[AfterCommit] = field(default_factory=list)
+    on_rollback: list[AfterCommit] = field(default_factory=list)
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    @property
+    def authenticated(self) -> bool:
+        return self.user_id is not None
+
+    def base_principals(self) -> list[str]:
+        if self.user_id is None:
+            return [EVERYONE]
+        return [self.user_id, EVERYONE, AUTHENTICATED]
+
+    async def principals(self, storage: Storage) -> frozenset[str]:
+        """The caller's principals, group memberships included (K-PRM-1), read once."""
+        if self._principals is None:
+            base = self.base_principals()
+            members = [self.user_id, AUTHENTICATED] if self.user_id else []
+            groups = await storage.get_group_principals(members) if members else set()
+            self._principals = frozenset(base) | groups
+        return self._principals
+
+    @asynccontextmanager
+    async def transaction(self, *, readonly: bool = False) -> AsyncIterator[Storage]:
+        """The request's transaction. Re-entrant: a batch's sub-requests share the batch's.
+        Change events are published only after the outermost transaction commits."""
+        if self._storage is not None:
+            yield self._storage
+            return
+        async with self.services.backend.transaction(readonly=readonly) as storage:
+            self._storage = storage
+            try:
+                yield storage
+            except BaseException:
+                self._storage = None
+                self.pending_events.clear()
+                callbacks, self.on_rollback = self.on_rollback, []
+                self.after_commit = []
+                for callback in callbacks:
+                    await callback()
+                raise
+            self._storage = None
+        await self.commit_done()
+
+    async def commit_done(self) -> None:
+        events, self.pending_events = self.pending_events, []
+        callbacks, self.after_commit = self.after_commit, []
+        self.on_rollback = []
+        if events and self.services.publish_events is not None:
+            await self.services.publish_events(events)
+        for callback in callbacks:
+            await callback()

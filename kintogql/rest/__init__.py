@@ -1,0 +1,1 @@
+"""The Kinto HTTP API 1.x over the shared resolvers."""
