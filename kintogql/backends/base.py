@@ -11,6 +11,7 @@ An object's own ACL is stored with it, so one read returns both and a cascade re
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 
@@ -148,7 +149,7 @@ class Storage(abc.ABC):
     @abc.abstractmethod
     async def find_acl_holders(
         self, principals: Sequence[str]
-    ) -> list[tuple[str, str, StoredObject]]:
+    ) -> builtins.list[tuple[str, str, StoredObject]]:
         """``(resource, parent_id, object)`` for every live object (history excluded) whose own
         ACL names one of ``principals`` (for the permissions endpoint, K-PRM-9)."""
 

@@ -42,9 +42,9 @@ def compare(a: Any, b: Any) -> int:
         return 0
     if ra == 1:
         ea, eb = a.encode(), b.encode()
-        return (ea > eb) - (ea < eb)
+        return int(ea > eb) - int(ea < eb)
     if ra in (2, 3):
-        return (a > b) - (a < b)
+        return int(a > b) - int(a < b)
     if ra == 4:
         if len(a) != len(b):
             return -1 if len(a) < len(b) else 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
@@ -279,7 +280,7 @@ class MemoryStorage(Storage):
 
     async def find_acl_holders(
         self, principals: Sequence[str]
-    ) -> list[tuple[str, str, StoredObject]]:
+    ) -> builtins.list[tuple[str, str, StoredObject]]:
         wanted = set(principals)
         found = []
         for (resource, parent_id), objects in self._state.lists.items():
