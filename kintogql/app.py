@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from kintogql.backends.base import Backend, PubSub
 from kintogql.backends.factory import create_backend, create_pubsub
 from kintogql.config import Settings
 from kintogql.resolvers.context import Services
@@ -22,10 +23,19 @@ class KintoGQLApp:
     """Dispatches ``/v1/graphql`` to GraphQL and everything else to the REST app; opens and
     closes backends in the ASGI lifespan."""
 
-    def __init__(self, settings: Settings, config_path: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        config_path: str | None = None,
+        *,
+        backend: Backend | None = None,
+        pubsub: PubSub | None = None,
+    ) -> None:
         self.settings = settings
-        backend = create_backend(settings)
-        pubsub = create_pubsub(settings)
+        # Tests share one backend (one pool) across apps; then the app does not own it.
+        self._owns_backend = backend is None
+        backend = backend or create_backend(settings)
+        pubsub = pubsub or create_pubsub(settings)
         self.services = Services(settings, backend, pubsub)
         self.services.extras["config_path"] = config_path
         self.events = EventPublisher(self.services)
@@ -54,7 +64,8 @@ class KintoGQLApp:
     async def startup(self) -> None:
         if self._opened:
             return
-        await self.services.backend.open()
+        if self._owns_backend:
+            await self.services.backend.open()
         await self.services.pubsub.open()
         for hook in self.services.extras.get("startup", []):
             await hook()
@@ -66,7 +77,8 @@ class KintoGQLApp:
         for hook in self.services.extras.get("shutdown", []):
             await hook()
         await self.services.pubsub.close()
-        await self.services.backend.close()
+        if self._owns_backend:
+            await self.services.backend.close()
         self._opened = False
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -104,5 +116,11 @@ class KintoGQLApp:
                 return
 
 
-def create_app(settings: Settings, config_path: str | None = None) -> KintoGQLApp:
-    return KintoGQLApp(settings, config_path)
+def create_app(
+    settings: Settings,
+    config_path: str | None = None,
+    *,
+    backend: Backend | None = None,
+    pubsub: PubSub | None = None,
+) -> KintoGQLApp:
+    return KintoGQLApp(settings, config_path, backend=backend, pubsub=pubsub)
