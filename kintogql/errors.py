@@ -60,6 +60,14 @@ def invalid(location: str, name: str | None, description: str) -> InvalidDataErr
     return InvalidDataError([ErrorDetail(location, name, description)])
 
 
+class UnsupportedMediaTypeError(InvalidDataError):
+    """The request body's media type is not accepted by the endpoint."""
+
+
+class NotAcceptableError(InvalidDataError):
+    """The client accepts no media type the endpoint produces."""
+
+
 class InvalidAttachmentError(KintoGQLError):
     """Bad attachment upload (kinto-attachment's errno 109)."""
 

@@ -10,6 +10,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from kintogql.errors import (
+    ErrorDetail,
+    NotAcceptableError,
     KintoGQLError,
     MethodNotAllowedError,
     RouteNotFoundError,
@@ -93,8 +95,12 @@ class RestApp:
             return
         types = [part.split(";")[0].strip().lower() for part in accept.split(",")]
         if not any(t in ("application/json", "application/*", "*/*", "*") for t in types):
-            raise invalid(
-                "header", "Accept", "Accept header should be one of ['application/json']"
+            raise NotAcceptableError(
+                [
+                    ErrorDetail(
+                        "header", "Accept", "Accept header should be one of ['application/json']"
+                    )
+                ]
             )
 
     # -- ASGI ----------------------------------------------------------------------------

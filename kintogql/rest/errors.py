@@ -18,6 +18,8 @@ ERRNO_NOT_FOUND = 110
 ERRNO_MISSING = 111
 
 _TABLE: list[tuple[type[Exception], int, int]] = [
+    (errors.UnsupportedMediaTypeError, 415, 107),
+    (errors.NotAcceptableError, 406, 107),
     (errors.InvalidDataError, 400, 107),
     (errors.InvalidAttachmentError, 400, 109),
     (errors.UnauthenticatedError, 401, 104),

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from kintogql.errors import invalid
+from kintogql.errors import ErrorDetail, UnsupportedMediaTypeError, invalid
 from kintogql.models import StoredObject
 from kintogql.resolvers import objects
 from kintogql.resolvers.listing import decode_value, extract_value
@@ -31,10 +31,12 @@ def object_ref_of(request: RestRequest, resource: str) -> ObjectRef:
 def check_content_type(request: RestRequest, allowed: tuple[str, ...] = JSON_TYPES) -> None:
     content_type = request.content_type
     if content_type is not None and content_type not in allowed:
-        raise invalid(
-            "header",
-            "Content-Type",
-            f"Content-Type header should be one of {list(allowed)}",
+        raise UnsupportedMediaTypeError(
+            [
+                ErrorDetail(
+                    "header", "Content-Type", f"Content-Type header should be one of {list(allowed)}"
+                )
+            ]
         )
 
 
