@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 from kintogql.backends.redis import RedisPubSub
 
 if TYPE_CHECKING:
-    from conftest import RedisServer
+    from tests.pubsub.conftest import RedisServer
 
 pytestmark = pytest.mark.redis
 
