@@ -61,8 +61,12 @@ def _ensure_database() -> None:
         row = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
         if row is None:
             # Another run may create it between the check and here.
+            # Byte-order collation, like the other PostgreSQL test databases.
+            create = sql.SQL(
+                "CREATE DATABASE {} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+            ).format(sql.Identifier(DB_NAME))
             with contextlib.suppress(errors.DuplicateDatabase):
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+                conn.execute(create)
 
 
 def _server_env() -> dict[str, str]:
