@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
@@ -62,7 +61,7 @@ async def postgresql_url() -> AsyncIterator[str]:
         # Byte-order collation: strings sort by code point (K-LST-4); C.UTF-8 ctype keeps
         # case-insensitive matching Unicode-aware.
         await admin.execute(
-            f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+            f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
             "LC_COLLATE 'C' LC_CTYPE 'C.UTF-8'"
         )
     url = database_url(name)
@@ -120,4 +119,3 @@ async def concurrent_backend(concurrent_case: BackendCase) -> Backend:
     await concurrent_case.backend.open()
     await concurrent_case.backend.flush()
     return concurrent_case.backend
-

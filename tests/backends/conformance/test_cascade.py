@@ -14,7 +14,10 @@ async def populate(backend: Backend) -> None:
             await storage.create("collection", f"/buckets/{bucket}", {"id": "c"}, {})
             await storage.create("group", f"/buckets/{bucket}", {"id": "g", "members": ["u"]}, {})
             await storage.create(
-                RECORD, f"/buckets/{bucket}/collections/c", {"id": "r"}, {"read": ["u"]},
+                RECORD,
+                f"/buckets/{bucket}/collections/c",
+                {"id": "r"},
+                {"read": ["u"]},
                 last_modified=1000,
             )
             await storage.create(RECORD, f"/buckets/{bucket}/collections/c", {"id": "t"}, {})

@@ -14,7 +14,9 @@ async def test_created_object_is_read_back_with_id_last_modified_and_acl(
 ) -> None:
     async with storage_backend.transaction() as storage:
         created = await storage.create(
-            RECORD, RECORDS, {"id": "r1", "title": "hello", "nested": {"n": [1, 2.5, None]}},
+            RECORD,
+            RECORDS,
+            {"id": "r1", "title": "hello", "nested": {"n": [1, 2.5, None]}},
             {"read": ["bob", "alice", "bob"], "write": []},
         )
     async with storage_backend.transaction(readonly=True) as storage:
@@ -61,7 +63,8 @@ async def test_creating_an_existing_id_raises_unicity_error(storage_backend: Bac
             await storage.create(RECORD, RECORDS, {"id": "dup", "other": 1}, {})
     async with storage_backend.transaction(readonly=True) as storage:
         kept = await storage.get(RECORD, RECORDS, "dup")
-    assert kept is not None and "other" not in kept.data
+    assert kept is not None
+    assert "other" not in kept.data
 
 
 async def test_update_replaces_data_and_acl_with_a_new_timestamp(storage_backend: Backend) -> None:
@@ -80,12 +83,15 @@ async def test_update_replaces_data_and_acl_with_a_new_timestamp(storage_backend
 async def test_update_and_delete_of_a_missing_object_raise_not_found(
     storage_backend: Backend, method: str
 ) -> None:
-    with pytest.raises(ObjectNotFoundError):
+    async def attempt() -> None:
         async with storage_backend.transaction() as storage:
             if method == "update":
                 await storage.update(RECORD, RECORDS, "ghost", {"id": "ghost"}, {})
             else:
                 await storage.delete(RECORD, RECORDS, "ghost")
+
+    with pytest.raises(ObjectNotFoundError):
+        await attempt()
 
 
 async def test_mutating_returned_objects_does_not_change_what_is_stored(

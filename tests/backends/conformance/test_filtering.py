@@ -160,7 +160,10 @@ NESTED = [
         (f("a.b.c", "eq", 2), {"deep"}),
         (f("a.b", "has", True), {"one", "deep"}),
         (f("a.b", "lt", 2), {"one"}),
-        (f("a.b.c", "min", 2), {"one", "deep", "array", "scalar", "zero_key", "zero_index", "dotted"}),
+        (
+            f("a.b.c", "min", 2),
+            {"one", "deep", "array", "scalar", "zero_key", "zero_index", "dotted"},
+        ),
         (f("a.0", "eq", "zero"), {"zero_key"}),
         (f("a.0", "has", True), {"zero_key"}),
         (f("a.0.b", "eq", 1), set()),

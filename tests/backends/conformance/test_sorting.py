@@ -9,8 +9,19 @@ from kintogql.models import Sort
 from tests.backends.conformance.test_filtering import MIXED
 from tests.backends.helpers import RECORD, RECORDS, create_all, list_ids
 
-ASCENDING = ["null", "str_num", "str", "zero", "int", "float", "false", "true", "list", "obj",
-             "missing"]
+ASCENDING = [
+    "null",
+    "str_num",
+    "str",
+    "zero",
+    "int",
+    "float",
+    "false",
+    "true",
+    "list",
+    "obj",
+    "missing",
+]
 
 
 async def test_values_of_every_type_sort_null_string_number_boolean_array_object_missing(

@@ -46,8 +46,9 @@ async def test_list_timestamp_is_the_latest_write_including_tombstones(
 async def test_lists_have_independent_timestamps(storage_backend: Backend) -> None:
     async with storage_backend.transaction() as storage:
         await storage.create(RECORD, RECORDS, {"id": "a"}, {}, last_modified=5000)
-        await storage.create(RECORD, "/buckets/b/collections/other", {"id": "a"}, {},
-                             last_modified=7000)
+        await storage.create(
+            RECORD, "/buckets/b/collections/other", {"id": "a"}, {}, last_modified=7000
+        )
     assert await timestamp(storage_backend) == 5000
     assert await timestamp(storage_backend, "/buckets/b/collections/other") == 7000
 

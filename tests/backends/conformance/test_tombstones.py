@@ -53,7 +53,9 @@ async def test_filters_see_a_tombstone_as_only_id_last_modified_and_deleted(
         await storage.delete(RECORD, RECORDS, "dead")
     title_x = await list_ids(storage_backend, filters=[f("title", "eq", "x")], include_deleted=True)
     not_y = await list_ids(storage_backend, filters=[f("title", "not", "y")], include_deleted=True)
-    deleted = await list_ids(storage_backend, filters=[f("deleted", "eq", True)], include_deleted=True)
+    deleted = await list_ids(
+        storage_backend, filters=[f("deleted", "eq", True)], include_deleted=True
+    )
     assert title_x == ["live"]
     assert sorted(not_y) == ["dead", "live"]
     assert deleted == ["dead"]
@@ -66,12 +68,16 @@ async def test_a_tombstone_cannot_be_updated_or_deleted_again(
     async with storage_backend.transaction() as storage:
         await storage.create(RECORD, RECORDS, {"id": "r"}, {})
         await storage.delete(RECORD, RECORDS, "r")
-    with pytest.raises(ObjectNotFoundError):
+
+    async def attempt() -> None:
         async with storage_backend.transaction() as storage:
             if method == "update":
                 await storage.update(RECORD, RECORDS, "r", {"id": "r"}, {})
             else:
                 await storage.delete(RECORD, RECORDS, "r")
+
+    with pytest.raises(ObjectNotFoundError):
+        await attempt()
 
 
 async def test_creating_over_a_tombstone_replaces_it_with_a_live_object(
@@ -85,4 +91,5 @@ async def test_creating_over_a_tombstone_replaces_it_with_a_live_object(
         fetched = await storage.get(RECORD, RECORDS, "r")
     assert recreated.last_modified > tombstone.last_modified
     assert fetched == recreated
-    assert fetched.data["v"] == 2 and fetched.permissions == {"read": ["a"]}
+    assert fetched.data["v"] == 2
+    assert fetched.permissions == {"read": ["a"]}

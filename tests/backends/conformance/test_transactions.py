@@ -10,7 +10,7 @@ from kintogql.backends.base import Backend
 from tests.backends.helpers import RECORD, RECORDS
 
 
-class Boom(Exception):
+class BoomError(Exception):
     pass
 
 
@@ -21,13 +21,17 @@ async def test_an_exception_rolls_back_every_write_of_the_transaction(
         await storage.create(RECORD, RECORDS, {"id": "kept", "v": 1}, {})
         await storage.create(RECORD, RECORDS, {"id": "doomed"}, {})
         before = await storage.list_timestamp(RECORD, RECORDS)
-    with pytest.raises(Boom):
+
+    async def fail_midway() -> None:
         async with storage_backend.transaction() as storage:
             await storage.create(RECORD, RECORDS, {"id": "new"}, {})
             await storage.update(RECORD, RECORDS, "kept", {"id": "kept", "v": 2}, {})
             await storage.delete(RECORD, RECORDS, "doomed")
             await storage.delete_descendants("/buckets/b")
-            raise Boom
+            raise BoomError
+
+    with pytest.raises(BoomError):
+        await fail_midway()
     async with storage_backend.transaction(readonly=True) as storage:
         listed = await storage.list(RECORD, RECORDS, include_deleted=True)
     assert {o.id: o.data.get("v") for o in listed.objects} == {"kept": 1, "doomed": None}
@@ -64,4 +68,5 @@ async def test_locked_read_check_write_transactions_never_lose_updates(
     await asyncio.gather(*(increment() for _ in range(10)))
     async with storage_backend.transaction(readonly=True) as storage:
         counter = await storage.get(RECORD, RECORDS, "counter")
-    assert counter is not None and counter.data["n"] == 10
+    assert counter is not None
+    assert counter.data["n"] == 10
