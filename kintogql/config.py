@@ -63,7 +63,6 @@ class Settings:
     # Listing
     paginate_by: int | None = None
     storage_max_fetch_size: int = 10000
-    pagination_token_validity_seconds: int = 600
     # Features
     readonly: bool = False
     batch_max_requests: int = 25
