@@ -10,6 +10,7 @@ from kintogql.backends.factory import create_backend, create_pubsub
 from kintogql.config import Settings
 from kintogql.resolvers.context import Services
 from kintogql.resolvers.events import EventPublisher
+from kintogql.rest import changes
 from kintogql.rest.asgi import RestApp
 from kintogql.rest.routes import Router, add_resource_routes
 from kintogql.rest.utility import add_utility_routes
@@ -87,6 +88,9 @@ class KintoGQLApp:
             await self._lifespan(receive, send)
             return
         path = scope.get("path", "")
+        if kind == "http" and changes.matches(path):  # a stream: the REST app buffers
+            await changes.serve(self.services, scope, receive, send)
+            return
         if self.graphql is not None and path.rstrip("/") == "/v1/graphql":
             await self.graphql(scope, receive, send)
             return
