@@ -519,6 +519,9 @@ class LiveRegistry:
             while True:
                 while subscriber.items:
                     change = subscriber.items.popleft()
+                    if change.action == RESYNC:
+                        yield change
+                        return
                     if change.timestamp > last:
                         last = change.timestamp
                         yield change

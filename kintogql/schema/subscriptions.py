@@ -29,12 +29,14 @@ from starlette.websockets import WebSocket
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
+from kintogql.errors import KintoGQLError
 from kintogql.models import Filter, FilterOp
 from kintogql.resolvers import subscriptions as live
 from kintogql.resolvers.auth import authenticate, parse_basic
 from kintogql.resolvers.context import Services
 from kintogql.resolvers.listing import build_filter
 from kintogql.schema.context import GraphQLContext
+from kintogql.schema.errors import domain_error
 from kintogql.schema.listing import FieldFilter
 from kintogql.schema.scalars import JSON, Timestamp
 
@@ -115,6 +117,8 @@ async def _stream(info: Info, changes: Any) -> AsyncGenerator[Change, None]:
         if isinstance(request, WebSocket):
             await request.close(SLOW_CONSUMER_CLOSE_CODE, "Too slow: resume with since")
         raise
+    except KintoGQLError as exc:
+        raise domain_error(exc) from exc
     finally:
         await changes.aclose()
 
