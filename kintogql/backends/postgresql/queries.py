@@ -65,6 +65,10 @@ _TEMPLATES: dict[str, str] = {
     "contains_any": "CASE WHEN jsonb_typeof({x}) = 'array' THEN EXISTS ("
     "SELECT 1 FROM jsonb_array_elements({x}) AS item WHERE item.value = ANY({v}::jsonb[])) "
     "ELSE false END",
+    "col_eq": "{x} = {v}",
+    "col_not": "{x} <> {v}",
+    "col_gt": "{x} > {v}",
+    "col_min": "{x} >= {v}",
     "true": "true",
     "false": "false",
 }
@@ -75,6 +79,14 @@ _COMPARISONS = {
     FilterOp.MAX: "max",
     FilterOp.GT: "gt",
     FilterOp.MIN: "min",
+}
+_COLUMN_COMPARISONS = {
+    FilterOp.EQ: "col_eq",
+    FilterOp.NOT: "col_not",
+    FilterOp.LT: "lt",
+    FilterOp.MAX: "max",
+    FilterOp.GT: "col_gt",
+    FilterOp.MIN: "col_min",
 }
 _NEEDS_GUARD = re.compile(r"\d")
 
@@ -151,7 +163,8 @@ class _Compiler:
                 return ("id", f"{verb}_text")
             self._value(name, [i for i in map(_as_bigint, value) if i is not None])
             return ("lm", f"{verb}_bigint")
-        template = _COMPARISONS[op]
+        # Columns are never NULL: plain comparisons, which their indexes serve.
+        template = _COLUMN_COMPARISONS[op]
         if column == "id":
             if isinstance(value, str):
                 self._value(name, value)
