@@ -16,7 +16,9 @@ from kintogql.backends.base import Backend
 from kintogql.backends.factory import create_backend
 from kintogql.config import Settings, build_settings
 
-PG_ADMIN_URL = os.environ.get("KINTOGQL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "KINTOGQL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 PG_TEST_URL = os.environ.get(
     "KINTOGQL_TEST_STORAGE_URL", "postgresql://postgres@127.0.0.1:5432/kintogql_test"
 )
@@ -38,7 +40,7 @@ async def ensure_database(url: str) -> None:
         found = await conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,))
         if await found.fetchone() is None:
             await conn.execute(
-                f'CREATE DATABASE "{name}" TEMPLATE template0 ENCODING \'UTF8\' '
+                f"CREATE DATABASE \"{name}\" TEMPLATE template0 ENCODING 'UTF8' "
                 "LC_COLLATE 'C' LC_CTYPE 'C'"
             )
     from kintogql.backends.postgresql import migrate

@@ -62,5 +62,5 @@ class EventPublisher:
                 await self.services.pubsub.publish(
                     channel_for(event.resource, event.parent_id), encode_event(event)
                 )
-            except Exception:  # noqa: BLE001 - a lost doorbell is recovered from storage
+            except Exception:
                 logger.warning("Could not publish a change event", exc_info=True)

@@ -199,9 +199,7 @@ def last_object_of(obj: StoredObject, sorting: Sequence[Sort]) -> dict[str, Any]
     return last
 
 
-def pagination_rules(
-    sorting: Sequence[Sort], last_object: dict[str, Any]
-) -> list[list[Filter]]:
+def pagination_rules(sorting: Sequence[Sort], last_object: dict[str, Any]) -> list[list[Filter]]:
     """Keyset: objects strictly after ``last_object`` in ``sorting`` order, as an OR of
     AND groups. Missing values sort last ascending and first descending (K-LST-10)."""
     groups: list[list[Filter]] = []

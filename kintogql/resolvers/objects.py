@@ -20,6 +20,8 @@ from kintogql.models import (
     COLLECTION,
     Action,
     ChangeEvent,
+    Filter,
+    FilterOp,
     StoredObject,
 )
 from kintogql.resolvers.context import RequestContext
@@ -48,7 +50,6 @@ from kintogql.resolvers.validation import (
     validate_builtin_fields,
     validate_permissions,
 )
-from kintogql.models import Filter, FilterOp
 
 
 @dataclass
@@ -77,7 +78,9 @@ class Change:
 
 
 WriteListener = Callable[[RequestContext, Storage, Change], Awaitable[None]]
-DataHook = Callable[[RequestContext, Storage, ObjectRef, dict[str, Any], StoredObject | None], Awaitable[None]]
+DataHook = Callable[
+    [RequestContext, Storage, ObjectRef, dict[str, Any], StoredObject | None], Awaitable[None]
+]
 
 # Features register here (history, accounts, attachments...); called inside the transaction.
 WRITE_LISTENERS: list[WriteListener] = []
@@ -102,9 +105,7 @@ def _clean_data(data: dict[str, Any], object_id: str) -> dict[str, Any]:
     return cleaned
 
 
-async def _record_change(
-    ctx: RequestContext, storage: Storage, change: Change
-) -> None:
+async def _record_change(ctx: RequestContext, storage: Storage, change: Change) -> None:
     for listener in WRITE_LISTENERS:
         await listener(ctx, storage, change)
     ctx.pending_events.append(
@@ -205,9 +206,7 @@ async def _list_visibility(
         raise forbid(ctx)
     if can_create(ctx, tree):
         return visibility
-    shared = await storage.count(
-        tree.list.resource, tree.list.parent_id, visibility=visibility
-    )
+    shared = await storage.count(tree.list.resource, tree.list.parent_id, visibility=visibility)
     if shared == 0:
         raise forbid(ctx)
     return visibility
@@ -303,9 +302,7 @@ async def _create(
     forced = _forced_timestamp(data)
     cleaned = await _prepare_data(ctx, storage, tree, ref, _clean_data(data, ref.id), None)
     add_writer(acl, ctx.user_id, ctx.settings)
-    obj = await storage.create(
-        ref.resource, ref.parent_id, cleaned, acl, last_modified=forced
-    )
+    obj = await storage.create(ref.resource, ref.parent_id, cleaned, acl, last_modified=forced)
     tree.obj = obj
     await _record_change(ctx, storage, Change(ref, Action.CREATE, None, obj, tree))
     return _result(obj, tree, created=True)
@@ -403,7 +400,9 @@ async def patch_object(
         tree, existing = await _existing_for_write(ctx, storage, ref)
         patch.validate(ref.resource)
         preconditions.check_object(existing)
-        data, acl = apply_patch(patch, ref.resource, dict(existing.data), dict(existing.permissions))
+        data, acl = apply_patch(
+            patch, ref.resource, dict(existing.data), dict(existing.permissions)
+        )
         if data.get("id", ref.id) != ref.id:
             raise invalid("body", "id", "Object id does not match existing object")
         if data.get("last_modified") == existing.last_modified:

@@ -45,7 +45,9 @@ RESOURCES: dict[str, ResourceType] = {
         BUCKET, "buckets", ("read", "write", "collection:create", "group:create"), NAME_RE
     ),
     GROUP: ResourceType(GROUP, "groups", ("read", "write"), NAME_RE),
-    COLLECTION: ResourceType(COLLECTION, "collections", ("read", "write", "record:create"), NAME_RE),
+    COLLECTION: ResourceType(
+        COLLECTION, "collections", ("read", "write", "record:create"), NAME_RE
+    ),
     RECORD: ResourceType(RECORD, "records", ("read", "write"), NAME_RE),
     ACCOUNT: ResourceType(ACCOUNT, "accounts", ("read", "write"), ACCOUNT_RE),
     HISTORY: ResourceType(HISTORY, "history", ("read", "write"), UUID_RE),

@@ -17,7 +17,10 @@ from kintogql.errors import ErrorDetail, InvalidDataError, invalid
 from kintogql.models import ACL, BUCKET, COLLECTION, GROUP, RECORD, StoredObject
 from kintogql.resolvers.resources import RESOURCES
 
-SCHEMA_FIELDS = {BUCKET: ("collection:schema", "group:schema", "record:schema"), COLLECTION: ("schema",)}
+SCHEMA_FIELDS = {
+    BUCKET: ("collection:schema", "group:schema", "record:schema"),
+    COLLECTION: ("schema",),
+}
 
 
 def validate_permissions(resource: str, permissions: Any) -> ACL:
@@ -51,10 +54,9 @@ def validate_builtin_fields(resource: str, data: dict[str, Any]) -> None:
                 raise invalid(
                     "body", f"data.members.{index}", f"'{member}' is not a valid user ID."
                 )
-    elif resource == COLLECTION:
-        if "cache_expires" in data and (
-            not isinstance(data["cache_expires"], int) or isinstance(data["cache_expires"], bool)
-        ):
+    elif resource == COLLECTION and "cache_expires" in data:
+        expires = data["cache_expires"]
+        if not isinstance(expires, int) or isinstance(expires, bool):
             raise invalid("body", "data.cache_expires", '"cache_expires" is not a number')
     for name in SCHEMA_FIELDS.get(resource, ()):
         if name in data:
@@ -123,7 +125,7 @@ def _error_field(error: ValidationError) -> str:
     if error.path:
         return str(error.path[-1])
     if error.validator == "required" and "'" in error.message:
-        return error.message.split("'")[1]
+        return str(error.message).split("'")[1]
     validator_value = error.validator_value
     if isinstance(validator_value, list) and validator_value:
         return str(validator_value[-1])

@@ -11,9 +11,9 @@ from urllib.parse import unquote
 
 from kintogql.errors import (
     ErrorDetail,
-    NotAcceptableError,
     KintoGQLError,
     MethodNotAllowedError,
+    NotAcceptableError,
     RouteNotFoundError,
     TooLargeError,
     invalid,
@@ -38,7 +38,10 @@ def _expires(ttl: int) -> dict[str, str]:
         return {}
     if ttl == 0:
         return {"Cache-Control": "no-cache"}
-    return {"Cache-Control": f"max-age={ttl}", "Expires": formatdate(time.time() + ttl, usegmt=True)}
+    return {
+        "Cache-Control": f"max-age={ttl}",
+        "Expires": formatdate(time.time() + ttl, usegmt=True),
+    }
 
 
 class RestApp:
@@ -52,6 +55,9 @@ class RestApp:
         """Run one request whose path starts with ``/v1``; errors become responses."""
         route = None
         try:
+            # Features may rewrite the path before routing (e.g. /buckets/default, K-DEF-1).
+            for rewrite in self.services.extras.get("request_rewriters", ()):
+                await rewrite(request)
             subpath = request.path[3:] or "/"
             try:
                 route, params, handler = self.router.resolve(request.method, subpath)
@@ -74,7 +80,7 @@ class RestApp:
                 route = matched[0] if matched else None
             if route is not None:
                 response.headers["Allow"] = ", ".join(route.allowed)
-        except Exception as exc:  # noqa: BLE001 - every failure is rendered, never leaked
+        except Exception as exc:
             response = render(exc, self.services.settings, challenges(self.services))
         return response, route
 
@@ -106,11 +112,16 @@ class RestApp:
     # -- ASGI ----------------------------------------------------------------------------
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        headers = Headers.of([(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]])
+        headers = Headers.of(
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        )
         method = scope["method"]
         try:
-            path = unquote(scope.get("raw_path", b"").decode("ascii").split("?")[0], errors="strict") \
-                if scope.get("raw_path") else scope["path"]
+            path = (
+                unquote(scope.get("raw_path", b"").decode("ascii").split("?")[0], errors="strict")
+                if scope.get("raw_path")
+                else scope["path"]
+            )
             query_string = scope.get("query_string", b"").decode("utf-8")
         except (UnicodeDecodeError, UnicodeError):
             response = error_response(400, 107, "Invalid URL path.", error="Invalid parameters")
@@ -143,7 +154,10 @@ class RestApp:
         server = scope.get("server") or ("localhost", 8888)
         host = headers.get("host") or f"{server[0]}:{server[1]}"
         scheme = scope.get("scheme", "http")
-        user_id = await self._authenticate(headers)
+        try:
+            user_id = await self._authenticate(headers)
+        except KintoGQLError as exc:  # e.g. throttled logins (429)
+            return render(exc, settings, []), None
         ctx = RequestContext(self.services, user_id, f"{scheme}://{host}/v1")
         request = RestRequest(method, path, query_string, headers, body, ctx, scheme, host)
         return await self.dispatch(request)
@@ -168,7 +182,9 @@ class RestApp:
             return RestResponse(200, None, {})
         location = "/v1" + path + (f"?{query}" if query else "")
         return RestResponse(
-            307, None, {"Location": location, **_expires(settings.version_prefix_redirect_ttl_seconds)}
+            307,
+            None,
+            {"Location": location, **_expires(settings.version_prefix_redirect_ttl_seconds)},
         )
 
     def _preflight(self, path: str, headers: Headers) -> tuple[RestResponse, Route | None]:
@@ -190,7 +206,11 @@ class RestApp:
                 [],
             ), route
         exposed = _exposed(route, requested or "GET")
-        asked = [h.strip() for h in (headers.get("access-control-request-headers") or "").split(",") if h.strip()]
+        asked = [
+            h.strip()
+            for h in (headers.get("access-control-request-headers") or "").split(",")
+            if h.strip()
+        ]
         response = RestResponse(
             200,
             None,
@@ -258,7 +278,10 @@ class RestApp:
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": [(k.lower().encode("latin-1"), str(v).encode("latin-1")) for k, v in headers.items()],
+                "headers": [
+                    (k.lower().encode("latin-1"), str(v).encode("latin-1"))
+                    for k, v in headers.items()
+                ],
             }
         )
         await send({"type": "http.response.body", "body": body})
@@ -266,7 +289,7 @@ class RestApp:
 
 def _exposed(route: Route, method: str) -> tuple[str, ...]:
     if route.kind == "list" and method in ("GET", "HEAD"):
-        extra = LIST_EXPOSED
+        extra: tuple[str, ...] = LIST_EXPOSED
         if method == "HEAD":
             extra = (*extra, "Total-Objects", "Total-Records")
         return extra

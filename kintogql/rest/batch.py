@@ -22,7 +22,7 @@ METHODS = ("GET", "HEAD", "DELETE", "TRACE", "POST", "PUT", "PATCH")
 REQUEST_KEYS = {"method", "path", "headers", "body"}
 
 
-class BatchAborted(Exception):
+class BatchAbortedError(Exception):
     def __init__(self, response: RestResponse) -> None:
         self.response = response
 
@@ -43,10 +43,14 @@ def _validate_request(index: int, sub: Any, name: str = "requests") -> None:
         raise invalid("body", location, f"{location} is not a mapping type")
     unknown = sorted(set(sub) - REQUEST_KEYS)
     if unknown:
-        raise invalid("body", location, f"Unrecognized keys in mapping: {', '.join(map(repr, unknown))}")
+        raise invalid(
+            "body", location, f"Unrecognized keys in mapping: {', '.join(map(repr, unknown))}"
+        )
     method = sub.get("method", "GET")
     if method not in METHODS:
-        raise invalid("body", f"{location}.method", f'"{method}" is not one of {", ".join(METHODS)}')
+        raise invalid(
+            "body", f"{location}.method", f'"{method}" is not one of {", ".join(METHODS)}'
+        )
     if "headers" in sub and (
         not isinstance(sub["headers"], dict)
         or not all(isinstance(v, str) for v in sub["headers"].values())
@@ -68,7 +72,9 @@ def install(router: Router, services: Services, app: Any) -> None:
             raise invalid("body", None, "Should be a JSON object")
         unknown = sorted(set(body) - {"requests", "defaults"})
         if unknown:
-            raise invalid("body", None, f"Unrecognized keys in mapping: {', '.join(map(repr, unknown))}")
+            raise invalid(
+                "body", None, f"Unrecognized keys in mapping: {', '.join(map(repr, unknown))}"
+            )
         requests = body.get("requests")
         if not isinstance(requests, list):
             raise invalid("body", "requests", "Required")
@@ -90,14 +96,24 @@ def install(router: Router, services: Services, app: Any) -> None:
             full = path if path.startswith("/v1") else "/v1" + path
             if full.rstrip("/") == "/v1/batch":
                 raise invalid("body", "path", "Recursive call on /batch endpoint is forbidden.")
+        # Other credentials are checked before the transaction opens: a verifier may read
+        # storage itself (accounts), which must not wait on the batch's own transaction.
+        identities: dict[str, str | None] = {}
+        for sub in subs:
+            authorization = Headers.of(sub.get("headers", {})).get("authorization")
+            known = (request.headers.get("authorization"), *identities)
+            if authorization is not None and authorization not in known:
+                identities[authorization] = await authenticate(services, authorization)
         try:
             async with request.ctx.transaction() as _storage:
-                responses = [await run_one(request, sub) for sub in subs]
-        except BatchAborted as aborted:
+                responses = [await run_one(request, sub, identities) for sub in subs]
+        except BatchAbortedError as aborted:
             return aborted.response
         return RestResponse(200, {"responses": responses})
 
-    async def run_one(outer: RestRequest, sub: dict[str, Any]) -> dict[str, Any]:
+    async def run_one(
+        outer: RestRequest, sub: dict[str, Any], identities: dict[str, str | None]
+    ) -> dict[str, Any]:
         raw_path: str = sub["path"]
         path, _, query = raw_path.partition("?")
         if not path.startswith("/v1"):
@@ -114,7 +130,7 @@ def install(router: Router, services: Services, app: Any) -> None:
                 headers["content-type"] = "application/json; charset=utf-8"
         ctx = outer.ctx
         if sub_headers.get("authorization") not in (None, outer.headers.get("authorization")):
-            user_id = await authenticate(services, sub_headers["authorization"])
+            user_id = identities[sub_headers["authorization"]]
             ctx = _child_context(outer.ctx, user_id)
         method = sub.get("method", "GET")
         decoded = unquote(path)
@@ -128,7 +144,7 @@ def install(router: Router, services: Services, app: Any) -> None:
             location = response.headers["Location"]
             decoded, _, query = location.partition("?")
         if response.status >= 500 or response.status == 409:
-            raise BatchAborted(response)
+            raise BatchAbortedError(response)
         if ctx is not outer.ctx:
             outer.ctx.pending_events.extend(ctx.pending_events)
             ctx.pending_events.clear()
@@ -142,7 +158,12 @@ def install(router: Router, services: Services, app: Any) -> None:
         out_headers = {k: str(v) for k, v in response.headers.items()}
         if response.raw is None and response.body is not None:
             out_headers.setdefault("Content-Type", "application/json")
-        return {"status": response.status, "path": decoded, "headers": out_headers, "body": body_out}
+        return {
+            "status": response.status,
+            "path": decoded,
+            "headers": out_headers,
+            "body": body_out,
+        }
 
     router.add("batch", "/batch", {"POST": batch})
 

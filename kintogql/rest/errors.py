@@ -73,14 +73,13 @@ def render(exc: Exception, settings: Settings, challenges: list[str]) -> RestRes
         return error_response(
             404, errno, details={"id": exc.object_id, "resource_name": exc.resource_name}
         )
-    for cls, status, errno in _TABLE:
-        if isinstance(exc, cls):
-            break
-    else:
+    match = next(((s, e) for cls, s, e in _TABLE if isinstance(exc, cls)), None)
+    if match is None:
         logger.exception("Unexpected error", exc_info=exc)
         body = error_body(500, 999, "A programmatic error occurred, developers have been informed.")
         body["info"] = settings.error_info_link
         return RestResponse(500, body)
+    status, errno = match
     headers: dict[str, str] = {}
     details: Any = None
     error = None

@@ -1,4 +1,4 @@
-"""Optional features, switched by settings like Kinto's plugins."""
+"""Optional features, switched by settings like Kinto's plugins (``includes``)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,30 @@ from kintogql.rest.routes import Router
 
 
 def install_features(router: Router, services: Services, app: Any) -> None:
-    from kintogql.rest import batch, flush
+    from kintogql.rest import (
+        accounts,
+        attachments,
+        batch,
+        default_bucket,
+        flush,
+        history,
+        openapi,
+        permissions_endpoint,
+    )
 
+    settings = services.settings
+    features = settings.features
     batch.install(router, services, app)
-    if "flush" in services.settings.features:
+    openapi.install(router, services)
+    if "flush" in features:
         flush.install(router, services)
+    if "history" in features:
+        history.install(router, services)
+    if "accounts" in features:
+        accounts.install(router, services)
+    if "default_bucket" in features:
+        default_bucket.install(services)
+    if settings.experimental_permissions_endpoint:
+        permissions_endpoint.install(router)
+    if "attachments" in features:
+        attachments.install(router, services)

@@ -41,8 +41,13 @@ def timestamp_headers(timestamp: int) -> dict[str, str]:
     return {"ETag": f'"{timestamp}"', "Last-Modified": http_date(timestamp)}
 
 
-def cache_headers(request: RestRequest, resource: str, collection_expires: int | None = None,
-                  bucket_id: str | None = None, collection_id: str | None = None) -> dict[str, str]:
+def cache_headers(
+    request: RestRequest,
+    resource: str,
+    collection_expires: int | None = None,
+    bucket_id: str | None = None,
+    collection_id: str | None = None,
+) -> dict[str, str]:
     """Cache-Control on reads (K-CC-7)."""
     settings = request.ctx.settings
     if request.ctx.authenticated:

@@ -46,9 +46,7 @@ class RestRequest:
     def query(self) -> list[tuple[str, str]]:
         if self._query is None:
             try:
-                self._query = parse_qsl(
-                    self.query_string, keep_blank_values=True, errors="strict"
-                )
+                self._query = parse_qsl(self.query_string, keep_blank_values=True, errors="strict")
             except UnicodeDecodeError as exc:
                 raise invalid("querystring", None, "Invalid URL encoding") from exc
         return self._query

@@ -34,7 +34,9 @@ def check_content_type(request: RestRequest, allowed: tuple[str, ...] = JSON_TYP
         raise UnsupportedMediaTypeError(
             [
                 ErrorDetail(
-                    "header", "Content-Type", f"Content-Type header should be one of {list(allowed)}"
+                    "header",
+                    "Content-Type",
+                    f"Content-Type header should be one of {list(allowed)}",
                 )
             ]
         )
@@ -47,7 +49,9 @@ def envelope(request: RestRequest) -> tuple[dict[str, Any] | None, dict[str, Any
         raise invalid("body", None, "Should be a JSON object or an array")
     unknown = sorted(set(body) - {"data", "permissions"})
     if unknown:
-        raise invalid("body", None, f"Unrecognized keys in mapping: {', '.join(map(repr, unknown))}")
+        raise invalid(
+            "body", None, f"Unrecognized keys in mapping: {', '.join(map(repr, unknown))}"
+        )
     data = body.get("data")
     permissions = body.get("permissions")
     if data is not None and not isinstance(data, dict):
@@ -106,7 +110,9 @@ def make_object_handlers(resource: str) -> dict[str, Any]:
         data, permissions = envelope(request)
         result = await objects.replace_object(request.ctx, ref, data, permissions, conditions)
         status = 201 if result.created else 200
-        return RestResponse(status, _object_body(result), timestamp_headers(result.obj.last_modified))
+        return RestResponse(
+            status, _object_body(result), timestamp_headers(result.obj.last_modified)
+        )
 
     async def patch(request: RestRequest) -> RestResponse:
         check_content_type(request, PATCH_TYPES)
@@ -114,7 +120,9 @@ def make_object_handlers(resource: str) -> dict[str, Any]:
         conditions = preconditions(request)
         behavior = request.headers.get("response-behavior", "full").lower()
         if behavior not in ("full", "light", "diff"):
-            raise invalid("header", "Response-Behavior", f'"{behavior}" is not one of full, light, diff')
+            raise invalid(
+                "header", "Response-Behavior", f'"{behavior}" is not one of full, light, diff'
+            )
         kind = PatchKind(request.content_type or "application/json")
         if kind is PatchKind.JSON_PATCH:
             patch_obj = Patch(kind, operations=request.json())
@@ -150,7 +158,9 @@ def make_object_handlers(resource: str) -> dict[str, Any]:
                 if isinstance(value, int) and not isinstance(value, bool):
                     forced = value
         tombstone = await objects.delete_object(request.ctx, ref, forced, conditions)
-        return RestResponse(200, {"data": tombstone.data}, timestamp_headers(tombstone.last_modified))
+        return RestResponse(
+            200, {"data": tombstone.data}, timestamp_headers(tombstone.last_modified)
+        )
 
     return {"GET": get, "PUT": put, "PATCH": patch, "DELETE": delete}
 
@@ -203,7 +213,9 @@ def make_list_handlers(resource: str) -> dict[str, Any]:
         conditions = preconditions(request)
         result = await objects.create_object(request.ctx, ref, data, permissions, conditions)
         status = 201 if result.created else 200
-        return RestResponse(status, _object_body(result), timestamp_headers(result.obj.last_modified))
+        return RestResponse(
+            status, _object_body(result), timestamp_headers(result.obj.last_modified)
+        )
 
     async def delete(request: RestRequest) -> RestResponse:
         ref = list_ref_of(request, resource)

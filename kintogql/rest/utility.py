@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+from pathlib import Path
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,7 +96,7 @@ def add_utility_routes(router: Router, services: Services) -> None:
         async def check(coro: Any) -> bool:
             try:
                 return bool(await asyncio.wait_for(coro, timeout))
-            except Exception:  # noqa: BLE001 - a failing check reports false
+            except Exception:
                 return False
 
         storage_ok = await check(services.backend.heartbeat())
@@ -117,11 +118,17 @@ def add_utility_routes(router: Router, services: Services) -> None:
     async def version(request: RestRequest) -> RestResponse:
         path = settings.version_json_path
         try:
-            with open(path, "rb") as fh:
-                return RestResponse(200, orjson.loads(fh.read()))
+            content = await asyncio.to_thread(Path(path).read_bytes)
+            return RestResponse(200, orjson.loads(content))
         except (OSError, ValueError):
             return RestResponse(
-                404, {"code": 404, "errno": 111, "error": "Not Found", "message": "version.json missing"}
+                404,
+                {
+                    "code": 404,
+                    "errno": 111,
+                    "error": "Not Found",
+                    "message": "version.json missing",
+                },
             )
 
     async def contribute(request: RestRequest) -> RestResponse:

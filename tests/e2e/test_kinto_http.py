@@ -41,7 +41,9 @@ def test_client_creates_buckets_collections_and_records(alice: Client) -> None:
     created = alice.create_record(data={"title": "hello"}, bucket="blog", collection="articles")
     fetched = alice.get_record(id=created["data"]["id"], bucket="blog", collection="articles")
     assert fetched["data"]["title"] == "hello"
-    assert [r["title"] for r in alice.get_records(bucket="blog", collection="articles")] == ["hello"]
+    assert [r["title"] for r in alice.get_records(bucket="blog", collection="articles")] == [
+        "hello"
+    ]
 
 
 def test_client_grants_a_second_user_read(alice: Client, server_url: str) -> None:
@@ -87,7 +89,11 @@ def test_client_raises_its_own_exceptions(alice: Client, server_url: str) -> Non
     record = alice.create_record(id="r", data={"v": 1}, bucket="pre", collection="c")
     with pytest.raises(KintoException) as failed:
         alice.update_record(
-            id="r", data={"v": 2}, bucket="pre", collection="c", if_match=record["data"]["last_modified"] - 1
+            id="r",
+            data={"v": 2},
+            bucket="pre",
+            collection="c",
+            if_match=record["data"]["last_modified"] - 1,
         )
     assert failed.value.response.status_code == 412
     stranger = Client(server_url=server_url, auth=("mallory", "pw"))

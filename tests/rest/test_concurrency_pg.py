@@ -74,11 +74,15 @@ async def test_eight_writers_and_a_poller_agree_with_the_database(make_client) -
                 response = await client.delete(f"{RECORDS}/{rid}", headers=ALICE)
             elif mine and action < 0.45:
                 rid = rng.choice(mine)
-                response = await client.patch(f"{RECORDS}/{rid}", json={"data": {"i": i}}, headers=ALICE)
+                response = await client.patch(
+                    f"{RECORDS}/{rid}", json={"data": {"i": i}}, headers=ALICE
+                )
             else:
                 rid = f"w{n}-{i}"
                 mine.append(rid)
-                response = await client.put(f"{RECORDS}/{rid}", json={"data": {"i": i}}, headers=ALICE)
+                response = await client.put(
+                    f"{RECORDS}/{rid}", json={"data": {"i": i}}, headers=ALICE
+                )
             statuses.append(response.status_code)
 
     poller = Poller(client)

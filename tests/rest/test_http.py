@@ -103,14 +103,12 @@ async def test_unacceptable_accept_is_406(client) -> None:
 async def test_oversized_body_is_413(make_client) -> None:
     """Body limit (K-ERR-3 allows 413)."""
     client = await make_client(max_request_body_size=1000)
-    response = await client.put(
-        "/v1/buckets/b", json={"data": {"x": "a" * 2000}}, headers=ALICE
-    )
+    response = await client.put("/v1/buckets/b", json={"data": {"x": "a" * 2000}}, headers=ALICE)
     assert response.status_code == 413
     assert response.json()["code"] == 413
 
 
-@pytest.mark.parametrize("value", ['123', 'W/"123"', '"12a"', '"1", "2"'])
+@pytest.mark.parametrize("value", ["123", 'W/"123"', '"12a"', '"1", "2"'])
 async def test_bad_precondition_header_is_400(record, value) -> None:
     """K-CC-3."""
     client, _ = record
@@ -145,7 +143,9 @@ async def test_if_match_on_post_without_id_is_412(record) -> None:
     """K-CC-4 [DOC≠SRC]."""
     client, ts = record
     response = await client.post(
-        "/v1/buckets/b/collections/c/records", json={"data": {}}, headers={**ALICE, "If-Match": f'"{ts}"'}
+        "/v1/buckets/b/collections/c/records",
+        json={"data": {}},
+        headers={**ALICE, "If-Match": f'"{ts}"'},
     )
     assert response.status_code == 412
 

@@ -26,7 +26,11 @@ async def filled(client):
         {"id": "r4", "n": True, "s": None, "tags": []},
         {"id": "r5", "s": "date"},
     ]
-    batch = {"requests": [{"method": "PUT", "path": f"{RECORDS}/{i['id']}", "body": {"data": i}} for i in items]}
+    batch = {
+        "requests": [
+            {"method": "PUT", "path": f"{RECORDS}/{i['id']}", "body": {"data": i}} for i in items
+        ]
+    }
     response = await client.post("/v1/batch", json=batch, headers=ALICE)
     assert all(r["status"] == 201 for r in response.json()["responses"])
     return client
@@ -95,7 +99,15 @@ async def test_default_order_is_newest_first(filled) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["in_id=1,2", "contains_id=a", "_since=abc", "_limit=-1", "_token=notatoken", "like_s=1", "gt_last_modified=x"],
+    [
+        "in_id=1,2",
+        "contains_id=a",
+        "_since=abc",
+        "_limit=-1",
+        "_token=notatoken",
+        "like_s=1",
+        "gt_last_modified=x",
+    ],
 )
 async def test_invalid_parameters_answer_400(filled, query: str) -> None:
     """K-LST-6, K-LST-7, K-LST-8, K-LST-11."""

@@ -47,7 +47,9 @@ async def test_post_creates_a_record_with_a_uuid_and_the_creator_as_writer(clien
     )
     assert response.status_code == 201
     data = response.json()["data"]
-    assert re.match(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", data["id"])
+    assert re.match(
+        r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$", data["id"]
+    )
     assert data["title"] == "x"
     assert response.headers["ETag"] == f'"{data["last_modified"]}"'
     me = (await client.get("/v1/", headers=ALICE)).json()["user"]["id"]
@@ -76,11 +78,15 @@ async def test_put_replaces_the_whole_data(client) -> None:
     """K-MTH-7."""
     await setup_collection(client)
     url = "/v1/buckets/b/collections/c/records/r1"
-    assert (await client.put(url, json={"data": {"a": 1, "b": 2}}, headers=ALICE)).status_code == 201
+    assert (
+        await client.put(url, json={"data": {"a": 1, "b": 2}}, headers=ALICE)
+    ).status_code == 201
     replaced = await client.put(url, json={"data": {"a": 3}}, headers=ALICE)
     assert replaced.status_code == 200
     data = replaced.json()["data"]
-    assert data["a"] == 3 and "b" not in data and data["id"] == "r1"
+    assert data["a"] == 3
+    assert "b" not in data
+    assert data["id"] == "r1"
 
 
 async def test_put_with_another_id_in_the_body_is_rejected(client) -> None:
@@ -96,7 +102,11 @@ async def test_put_with_another_id_in_the_body_is_rejected(client) -> None:
 @pytest.mark.parametrize(
     ("content_type", "patch", "expected"),
     [
-        ("application/json", {"data": {"a": {"y": 2}, "n": None}}, {"a": {"y": 2}, "n": None, "k": 1}),
+        (
+            "application/json",
+            {"data": {"a": {"y": 2}, "n": None}},
+            {"a": {"y": 2}, "n": None, "k": 1},
+        ),
         (
             "application/merge-patch+json",
             {"data": {"a": {"y": 2}, "k": None}},
@@ -310,9 +320,7 @@ async def test_permissions_in_the_body_are_validated(client) -> None:
         "/v1/buckets/b", json={"permissions": {"record:create": ["x"]}}, headers=ALICE
     )
     assert response.status_code == 400
-    response = await client.put(
-        "/v1/buckets/b", json={"permissions": {"read": "x"}}, headers=ALICE
-    )
+    response = await client.put("/v1/buckets/b", json={"permissions": {"read": "x"}}, headers=ALICE)
     assert response.status_code == 400
 
 

@@ -75,13 +75,17 @@ async def test_bucket_read_grants_records_read_by_inheritance(shared) -> None:
     carol = await user_id(shared, CAROL)
     await shared.patch("/v1/buckets/b", json={"permissions": {"read": [carol]}}, headers=ALICE)
     assert (await shared.get(f"{RECORDS}/private", headers=CAROL)).status_code == 200
-    assert (await shared.put(f"{RECORDS}/private", json={"data": {}}, headers=CAROL)).status_code == 403
+    assert (
+        await shared.put(f"{RECORDS}/private", json={"data": {}}, headers=CAROL)
+    ).status_code == 403
 
 
 async def test_group_membership_grants_permissions(shared) -> None:
     """K-PRM-1, K-MTH-12."""
     carol = await user_id(shared, CAROL)
-    await shared.put("/v1/buckets/b/groups/readers", json={"data": {"members": [carol]}}, headers=ALICE)
+    await shared.put(
+        "/v1/buckets/b/groups/readers", json={"data": {"members": [carol]}}, headers=ALICE
+    )
     await shared.patch(
         "/v1/buckets/b/collections/c",
         json={"permissions": {"read": ["/buckets/b/groups/readers"]}},
@@ -139,8 +143,12 @@ async def test_bucket_create_principals_restricts_creation(make_client) -> None:
 
 async def test_patch_on_a_missing_object_is_404_only_for_list_readers(shared) -> None:
     """K-PRM-7 [DOC≠SRC]."""
-    assert (await shared.patch(f"{RECORDS}/missing", json={"data": {}}, headers=ALICE)).status_code == 404
-    assert (await shared.patch(f"{RECORDS}/missing", json={"data": {}}, headers=CAROL)).status_code == 403
+    assert (
+        await shared.patch(f"{RECORDS}/missing", json={"data": {}}, headers=ALICE)
+    ).status_code == 404
+    assert (
+        await shared.patch(f"{RECORDS}/missing", json={"data": {}}, headers=CAROL)
+    ).status_code == 403
 
 
 async def test_safe_creation_needs_create_permission(shared) -> None:

@@ -59,7 +59,15 @@ def compare(a: Any, b: Any) -> int:
 
 
 def _equal(a: Any, b: Any) -> bool:
-    return _rank(a) == _rank(b) and a == b
+    """JSON equality: Python's would find ``[True] == [1]``."""
+    rank = _rank(a)
+    if rank != _rank(b):
+        return False
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    return bool(a == b)
 
 
 def _like_regex(pattern: str) -> re.Pattern[str]:
