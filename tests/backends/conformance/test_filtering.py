@@ -40,6 +40,10 @@ def but(*ids: str) -> set[str]:
         (f("v", "eq", True), {"true"}),
         (f("v", "eq", [1, 2]), {"list"}),
         (f("v", "eq", [2, 1]), set()),
+        (f("v", "eq", [1.0, 2]), {"list"}),
+        (f("v", "eq", [True, 2]), set()),
+        (f("v", "eq", {"a": True}), set()),
+        (f("v", "in", [[1, 2], {"a": 1.0}]), {"list", "obj"}),
         (f("v", "eq", {"a": 1}), {"obj"}),
         (f("v", "not", 5), but("int")),
         (f("v", "not", None), but("null")),
@@ -108,12 +112,13 @@ TAGS = [
     {"id": "empty", "tags": []},
     {"id": "string", "tags": "a"},
     {"id": "nested", "tags": [["a"]]},
+    {"id": "nested_one", "tags": [[1]]},
     {"id": "one", "tags": [1]},
     {"id": "true", "tags": [True]},
     {"id": "objects", "tags": [{"x": 1, "y": 2}]},
     {"id": "missing"},
 ]
-ARRAYS = {"ab", "a", "empty", "nested", "one", "true", "objects"}
+ARRAYS = {"ab", "a", "empty", "nested", "nested_one", "one", "true", "objects"}
 
 
 @pytest.mark.parametrize(
@@ -125,6 +130,7 @@ ARRAYS = {"ab", "a", "empty", "nested", "one", "true", "objects"}
         (f("tags", "contains", []), ARRAYS),
         (f("tags", "contains", [1]), {"one"}),
         (f("tags", "contains", [True]), {"true"}),
+        (f("tags", "contains", [[True]]), set()),
         (f("tags", "contains", [["a"]]), {"nested"}),
         (f("tags", "contains", [{"x": 1}]), set()),
         (f("tags", "contains", [{"y": 2, "x": 1}]), {"objects"}),
