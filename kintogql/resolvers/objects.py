@@ -276,7 +276,10 @@ async def create_object(
         raise invalid("body", "data.id", "Required")
     acl = validate_permissions(list_ref.resource, permissions or {})
     async with ctx.transaction() as storage:
-        await storage.lock(list_ref.resource, list_ref.parent_id)
+        if object_id is not None:
+            # A given id may exist: lock before reading it so the check and the write are
+            # one step. A generated id cannot collide, and the write itself takes the lock.
+            await storage.lock(list_ref.resource, list_ref.parent_id)
         tree = await load_tree(ctx, storage, list_ref, object_id)
         if tree.obj is not None:
             if not can_on_object(ctx, tree, "read"):
