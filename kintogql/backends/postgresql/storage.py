@@ -485,6 +485,9 @@ class PostgreSQLBackend(Backend):
         )
 
     async def _configure(self, conn: Connection) -> None:
+        # Explicit, whatever default_transaction_isolation says: the locking scheme relies
+        # on each statement seeing the latest committed timestamps.
+        await conn.set_isolation_level(psycopg.IsolationLevel.READ_COMMITTED)
         set_json_dumps(orjson.dumps, conn)
         set_json_loads(orjson.loads, conn)
         self._last_used[conn] = time.monotonic()
