@@ -1,0 +1,1 @@
+"""The GraphQL API (``/v1/graphql``): Strawberry types over the shared resolvers."""

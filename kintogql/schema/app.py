@@ -1,0 +1,125 @@
+"""``create_graphql_app(services)``: the Strawberry ASGI app served at ``/v1/graphql``
+(HTTP, GraphiQL on a browser GET, WebSocket with ``graphql-transport-ws`` and
+``graphql-ws``)."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLRequestData
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
+from strawberry.types import ExecutionResult
+
+from kintogql.errors import TooLargeError
+from kintogql.resolvers.context import Services
+from kintogql.schema.context import GraphQLContext, Loaders, build_context
+from kintogql.schema.errors import domain_error
+from kintogql.schema.schema import build_schema
+
+Scope = MutableMapping[str, Any]
+
+BATCH_SETTING = "graphql_batch_max"
+"""Free-form setting: how many operations one POST may carry (0, the default: no batching)."""
+
+
+class KintoGraphQL(GraphQL[GraphQLContext, None]):
+    def __init__(self, services: Services) -> None:
+        settings = services.settings
+        self.services = services
+        batch_max = int(settings.get(BATCH_SETTING, 0) or 0)
+        origins = settings.cors_origins
+        super().__init__(
+            build_schema(settings, batch_max=batch_max),
+            graphql_ide="graphiql" if settings.graphql_graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
+            allowed_origins=("*",) if "*" in origins else [o for o in origins if "*" not in o],
+        )
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        try:
+            body = await self._read_body(scope, receive)
+        except TooLargeError as exc:
+            payload = {"data": None, "errors": [domain_error(exc).formatted]}
+            response = Response(orjson.dumps(payload), 413, media_type="application/json")
+            await response(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                message: dict[str, Any] = await receive()
+                return message
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await super().__call__(scope, replay, send)
+
+    async def _read_body(self, scope: Scope, receive: Any) -> bytes:
+        """The whole body, refused past REST's limit (``max_request_body_size``)."""
+        limit = self.services.settings.max_request_body_size
+        for name, value in scope.get("headers", []):
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                raise TooLargeError()
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise TooLargeError()
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        return b"".join(chunks)
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> GraphQLContext:
+        return await build_context(self.services, request, request.headers.get("authorization"))
+
+    async def execute_operation(
+        self,
+        request: Any,
+        request_adapter: Any,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: GraphQLContext,
+        root_value: None,
+        sub_response: Any,
+    ) -> Any:
+        if not isinstance(request_data, list):
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        # A batch runs its operations one after the other (each in its own transaction),
+        # with fresh DataLoaders so that no operation reads another's stale cache.
+        results: list[ExecutionResult] = []
+        for data in request_data:
+            context.loaders = Loaders(context.ctx)
+            results.append(
+                await self.execute_single(
+                    request=request,
+                    request_adapter=request_adapter,
+                    sub_response=sub_response,
+                    context=context,
+                    root_value=root_value,
+                    request_data=data,
+                )
+            )
+        return results
+
+
+def create_graphql_app(services: Services) -> KintoGraphQL:
+    return KintoGraphQL(services)

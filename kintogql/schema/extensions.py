@@ -1,0 +1,99 @@
+"""Schema extensions: one transaction per operation, and the protection limits."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+from typing import Any
+
+from graphql import ExecutionResult as GraphQLExecutionResult
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+    SchemaExtension,
+)
+from strawberry.types.graphql import OperationType
+
+from kintogql.config import Settings
+from kintogql.errors import KintoGQLError, MethodNotAllowedError
+from kintogql.schema.context import GraphQLContext
+from kintogql.schema.errors import DomainErrors, domain_error
+
+ROLLED_BACK = "rolledBack"
+
+
+class _RollbackError(Exception):
+    pass
+
+
+class OperationTransaction(SchemaExtension):
+    """Runs a query or a mutation in one transaction of the request's ``RequestContext``.
+
+    A mutation operation is all-or-nothing: its fields run serially in one write
+    transaction, and when any of them fails the whole operation is rolled back (the result
+    then has ``data: null`` and ``extensions.rolledBack: true``). A query reads through one
+    read-only transaction, so that its fields and DataLoaders share one connection.
+    Subscriptions are left alone: they must not hold a transaction open.
+    """
+
+    rolled_back = False
+
+    def get_results(self) -> dict[str, Any]:
+        return {ROLLED_BACK: True} if self.rolled_back else {}
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        operation = execution.operation_type
+        if not isinstance(context, GraphQLContext) or operation is OperationType.SUBSCRIPTION:
+            yield
+            return
+        ctx = context.ctx
+        readonly = operation is not OperationType.MUTATION
+        if not readonly and ctx.settings.readonly:
+            # REST answers 405 to every write in read-only mode; so does GraphQL.
+            execution.result = GraphQLExecutionResult(
+                data=None, errors=[domain_error(MethodNotAllowedError())]
+            )
+            yield
+            return
+        try:
+            async with ctx.transaction(readonly=readonly):
+                yield
+                result = execution.result
+                if not readonly and isinstance(result, GraphQLExecutionResult) and result.errors:
+                    raise _RollbackError
+        except _RollbackError:
+            self._roll_back(None)
+        except KintoGQLError as exc:
+            # Raised when committing (e.g. the database went away).
+            self._roll_back(exc)
+
+    def _roll_back(self, exc: KintoGQLError | None) -> None:
+        self.rolled_back = True
+        result = self.execution_context.result
+        if not isinstance(result, GraphQLExecutionResult):
+            return
+        result.data = None
+        if exc is not None:
+            result.errors = [*(result.errors or []), domain_error(exc)]
+
+
+def schema_extensions(settings: Settings) -> list[Any]:
+    """The extensions for ``settings``: limits checked before execution (tokens while
+    parsing, aliases and depth during validation), introspection switch, error rendering
+    and the operation transaction."""
+    # Factories, not instances: each operation gets its own extension objects.
+    extensions: list[Any] = [DomainErrors]
+    if settings.graphql_max_tokens > 0:
+        extensions.append(partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens))
+    if settings.graphql_max_aliases > 0:
+        extensions.append(partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases))
+    if settings.graphql_max_depth > 0:
+        extensions.append(partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth))
+    if not settings.graphql_introspection:
+        extensions.append(DisableIntrospection)
+    extensions.append(OperationTransaction)
+    return extensions

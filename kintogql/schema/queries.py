@@ -1,0 +1,179 @@
+"""The Query root. Each field: unpack the context, call the resolver, convert the result."""
+
+# ``strawberry.field(description=...)`` is typed as returning Any; the resolvers are typed.
+# mypy: disable-error-code="untyped-decorator"
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+
+from kintogql import HTTP_API_VERSION, __version__
+from kintogql.models import BUCKET, COLLECTION, GROUP, RECORD
+from kintogql.resolvers import objects
+from kintogql.resolvers.resources import ListRef
+
+# The capabilities REST's root endpoint reports. TODO(report): move ``capabilities`` into
+# ``resolvers/`` so that schema/ does not import rest/.
+from kintogql.rest.utility import capabilities
+from kintogql.schema.listing import Connection, ListArgs, connection
+from kintogql.schema.scalars import JSON
+from kintogql.schema.types import (
+    After,
+    Before,
+    Bucket,
+    Collection,
+    Filters,
+    First,
+    Group,
+    Info,
+    Record,
+    Since,
+    SortArg,
+    from_result,
+    from_stored,
+    wants_total,
+)
+
+
+@strawberry.type
+class User:
+    id: str
+    principals: list[str]
+
+
+@strawberry.type(description="What `GET /v1/` reports.")
+class ServerInfo:
+    project_name: str
+    project_version: str
+    http_api_version: str
+    project_docs: str
+    url: str
+    settings: JSON
+    capabilities: JSON
+    eos: str | None
+    user: User | None = strawberry.field(description="The caller, null when anonymous.")
+
+
+async def list_connection(info: Info, ref: ListRef, args: ListArgs) -> Connection[Any]:
+    query = args.to_query()
+    ctx = info.context.ctx
+    page, total = await objects.list_objects(ctx, ref, query, count=wants_total(info))
+    return connection(page, total, query, lambda obj: from_stored(ref, obj))
+
+
+async def get_one(info: Info, ref: ListRef, object_id: str) -> Any:
+    result = await objects.get_object(info.context.ctx, ref.object(object_id))
+    return from_result(ref, result)
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Server, settings, capabilities and the current user.")
+    async def server_info(self, info: Info) -> ServerInfo:
+        ctx = info.context.ctx
+        settings = ctx.settings
+        user = None
+        if ctx.user_id is not None:
+            async with ctx.transaction(readonly=True) as storage:
+                principals = await ctx.principals(storage)
+            body: dict[str, Any] = {"id": ctx.user_id, "principals": sorted(principals)}
+            for hook in ctx.services.extras.get("user_info_hooks", []):
+                hook(ctx, body)
+            user = User(id=body["id"], principals=body["principals"])
+        return ServerInfo(
+            project_name=settings.project_name,
+            project_version=settings.project_version or __version__,
+            http_api_version=HTTP_API_VERSION,
+            project_docs=settings.project_docs,
+            url=f"{ctx.base_url}/",
+            settings=JSON(
+                {
+                    "batch_max_requests": settings.batch_max_requests,
+                    "readonly": settings.readonly,
+                    "explicit_permissions": settings.explicit_permissions,
+                }
+            ),
+            capabilities=JSON(capabilities(ctx.services)),
+            eos=settings.eos,
+            user=user,
+        )
+
+    @strawberry.field
+    async def buckets(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        since: Since = None,
+        before: Before = None,
+        sort: SortArg = None,
+        filters: Filters = None,
+    ) -> Connection[Bucket]:
+        args = ListArgs(first, after, since, before, sort, filters)
+        return await list_connection(info, ListRef(BUCKET), args)
+
+    @strawberry.field
+    async def bucket(self, info: Info, id: str) -> Bucket:
+        return await get_one(info, ListRef(BUCKET), id)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def groups(
+        self,
+        info: Info,
+        bucket: str,
+        first: First = None,
+        after: After = None,
+        since: Since = None,
+        before: Before = None,
+        sort: SortArg = None,
+        filters: Filters = None,
+    ) -> Connection[Group]:
+        args = ListArgs(first, after, since, before, sort, filters)
+        return await list_connection(info, ListRef(GROUP, bucket), args)
+
+    @strawberry.field
+    async def group(self, info: Info, bucket: str, id: str) -> Group:
+        return await get_one(info, ListRef(GROUP, bucket), id)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def collections(
+        self,
+        info: Info,
+        bucket: str,
+        first: First = None,
+        after: After = None,
+        since: Since = None,
+        before: Before = None,
+        sort: SortArg = None,
+        filters: Filters = None,
+    ) -> Connection[Collection]:
+        args = ListArgs(first, after, since, before, sort, filters)
+        return await list_connection(info, ListRef(COLLECTION, bucket), args)
+
+    @strawberry.field
+    async def collection(self, info: Info, bucket: str, id: str) -> Collection:
+        ref = ListRef(COLLECTION, bucket)
+        return await get_one(info, ref, id)  # type: ignore[no-any-return]
+
+    @strawberry.field
+    async def records(
+        self,
+        info: Info,
+        bucket: str,
+        collection: str,
+        first: First = None,
+        after: After = None,
+        since: Since = None,
+        before: Before = None,
+        sort: SortArg = None,
+        filters: Filters = None,
+    ) -> Connection[Record]:
+        args = ListArgs(first, after, since, before, sort, filters)
+        return await list_connection(info, ListRef(RECORD, bucket, collection), args)
+
+    @strawberry.field
+    async def record(self, info: Info, bucket: str, collection: str, id: str) -> Record:
+        ref = ListRef(RECORD, bucket, collection)
+        return await get_one(info, ref, id)  # type: ignore[no-any-return]
