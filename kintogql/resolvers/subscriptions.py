@@ -274,9 +274,10 @@ async def _parent(storage: Storage, list_ref: ListRef) -> StoredObject | None:
 
 
 class _Subscriber:
-    __slots__ = ("_wake", "error", "finished", "items", "overflowed")
+    __slots__ = ("_wake", "error", "finished", "items", "overflowed", "queue_size")
 
-    def __init__(self) -> None:
+    def __init__(self, queue_size: int = QUEUE_SIZE) -> None:
+        self.queue_size = queue_size
         self.items: deque[LiveChange] = deque()
         self._wake = asyncio.Event()
         self.overflowed = False
@@ -286,7 +287,7 @@ class _Subscriber:
     def push(self, changes: Sequence[LiveChange]) -> None:
         if self.overflowed or self.finished:
             return
-        if len(self.items) + len(changes) > QUEUE_SIZE:
+        if len(self.items) + len(changes) > self.queue_size:
             self.overflowed = True
             self.items.clear()  # memory stays bounded whatever the client does
         else:
@@ -436,6 +437,7 @@ class LiveRegistry:
     def __init__(self, services: Services, *, poll_interval: float = POLL_INTERVAL) -> None:
         self.services = services
         self.poll_interval = poll_interval
+        self.queue_size = QUEUE_SIZE
         self.feeds: dict[FeedKey, _Feed] = {}
 
     def _forget(self, feed: _Feed) -> None:
@@ -466,7 +468,7 @@ class LiveRegistry:
         if feed is None:
             feed = self.feeds[key] = _Feed(self, key, list_ref, filters, user_id)
             feed.start()
-        subscriber = _Subscriber()
+        subscriber = _Subscriber(self.queue_size)
         feed.subscribers.add(subscriber)
         await feed.ready.wait()
         if feed.failure is not None:

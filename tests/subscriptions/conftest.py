@@ -196,10 +196,24 @@ class GraphQLSocket:
 
 @contextlib.asynccontextmanager
 async def graphql_socket(
-    server: Server, protocol: str = "graphql-transport-ws", headers: dict[str, str] | None = None
+    server: Server,
+    protocol: str = "graphql-transport-ws",
+    headers: dict[str, str] | None = None,
+    *,
+    tiny_buffers: bool = False,
 ) -> AsyncIterator[GraphQLSocket]:
+    """``tiny_buffers``: a client whose socket holds almost nothing unread, so that a client
+    that stops reading pushes back on the server at once."""
+    options: dict[str, Any] = {}
+    if tiny_buffers:
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        host, port = server.host.split(":")
+        sock.connect((host, int(port)))
+        sock.setblocking(False)
+        options = {"sock": sock, "max_queue": 1}
     async with connect(
-        server.ws, subprotocols=[protocol], additional_headers=headers  # type: ignore[list-item]
+        server.ws, subprotocols=[protocol], additional_headers=headers, **options  # type: ignore[list-item]
     ) as ws:
         yield GraphQLSocket(ws)
 
