@@ -1,8 +1,8 @@
 """Batched reads for the GraphQL DataLoaders: many objects, or the first page of many lists,
 in one transaction with one principals lookup and one ``get_many`` for every ancestor.
 
-The rules are ``objects.py``'s, called per item (``_read_checked``, ``_list_visibility``,
-``_fetch_page``): only the loading of trees is shared. Each item gets its own result or its
+The rules are ``objects.py``'s, called per item (``check_read``, ``list_visibility``,
+``fetch_page``): only the loading of trees is shared. Each item gets its own result or its
 own domain error, exactly what ``get_object`` / ``list_objects`` would have given it.
 
 Pages are fetched with one ``Storage.list`` per list, unless the storage offers
@@ -29,10 +29,10 @@ from kintogql.resolvers.listing import (
 from kintogql.resolvers.objects import (
     ObjectResult,
     Page,
-    _bounded_filters,
-    _fetch_page,
-    _list_visibility,
-    _read_checked,
+    bounded_filters,
+    check_read,
+    fetch_page,
+    list_visibility,
 )
 from kintogql.resolvers.preconditions import NONE
 from kintogql.resolvers.resources import ListRef, ObjectRef, ancestors_of
@@ -104,7 +104,7 @@ async def get_objects(ctx: RequestContext, refs: Sequence[ObjectRef]) -> list[Ob
         trees = await load_trees(ctx, storage, [(refs[i].list, refs[i].id) for i in pending])
     for i, tree in zip(pending, trees, strict=True):
         try:
-            outcomes[i] = _read_checked(ctx, tree, refs[i], NONE)
+            outcomes[i] = check_read(ctx, tree, refs[i], NONE)
         except KintoGQLError as exc:
             outcomes[i] = exc
     return [o for o in outcomes if o is not None]
@@ -132,7 +132,7 @@ async def list_many(
         trees = await load_trees(ctx, storage, [(list_refs[i], None) for i in checked])
         for i, tree in zip(checked, trees, strict=True):
             try:
-                visibility = await _list_visibility(ctx, storage, tree, write=False)
+                visibility = await list_visibility(ctx, storage, tree, write=False)
                 tree.require_parent()
             except KintoGQLError as exc:
                 outcomes[i] = exc
@@ -149,7 +149,7 @@ async def list_many(
                 total = await storage.count(
                     ref.resource,
                     ref.parent_id,
-                    filters=_bounded_filters(query, page.timestamp),
+                    filters=bounded_filters(query, page.timestamp),
                     visibility=visibility,
                 )
             outcomes[i] = (page, total)
@@ -176,7 +176,7 @@ async def _fetch_pages(
     pages: list[Page | KintoGQLError] = []
     for i, visibility in allowed:
         try:
-            pages.append(await _fetch_page(ctx, storage, list_refs[i], query, visibility))
+            pages.append(await fetch_page(ctx, storage, list_refs[i], query, visibility))
         except KintoGQLError as exc:
             pages.append(exc)
     return pages
@@ -189,7 +189,7 @@ async def _fetch_first_pages(
     query: ListQuery,
     allowed: list[tuple[int, Any]],
 ) -> list[Page | KintoGQLError]:
-    """``_fetch_page`` without a token, for many lists of one resource at once."""
+    """``fetch_page`` without a token, for many lists of one resource at once."""
     settings = ctx.settings
     size = page_size(query.limit, settings.paginate_by, settings.storage_max_fetch_size)
     sorting = with_tiebreaker(query.sorting)

@@ -34,7 +34,12 @@ class ListQuery:
     sorting: list[Sort] = field(default_factory=list)
     limit: int | None = None
     token: PageToken | None = None
-    include_deleted: bool = False
+
+    @property
+    def include_deleted(self) -> bool:
+        """Any filter on ``last_modified`` (``_since``/``_before`` included) makes tombstones
+        eligible (K-LST-9)."""
+        return any(f.field == "last_modified" for f in self.filters)
 
 
 @dataclass(frozen=True)

@@ -147,10 +147,10 @@ async def get_object(
     ref.list.validate_parent_ids()
     async with ctx.transaction(readonly=True) as storage:
         tree = await load_tree(ctx, storage, ref.list, ref.id)
-        return _read_checked(ctx, tree, ref, preconditions)
+        return check_read(ctx, tree, ref, preconditions)
 
 
-def _read_checked(
+def check_read(
     ctx: RequestContext, tree: Tree, ref: ObjectRef, preconditions: Preconditions
 ) -> ObjectResult:
     if tree.obj is None:
@@ -178,22 +178,22 @@ async def list_objects(
     list_ref.validate_parent_ids()
     async with ctx.transaction(readonly=True) as storage:
         tree = await load_tree(ctx, storage, list_ref)
-        visibility = await _list_visibility(ctx, storage, tree, write=False)
+        visibility = await list_visibility(ctx, storage, tree, write=False)
         tree.require_parent()
-        page = await _fetch_page(ctx, storage, list_ref, query, visibility)
+        page = await fetch_page(ctx, storage, list_ref, query, visibility)
         preconditions.check_list(page.timestamp, read=True)
         total = None
         if count:
             total = await storage.count(
                 list_ref.resource,
                 list_ref.parent_id,
-                filters=_bounded_filters(query, page.timestamp),
+                filters=bounded_filters(query, page.timestamp),
                 visibility=visibility,
             )
         return page, total
 
 
-async def _list_visibility(
+async def list_visibility(
     ctx: RequestContext, storage: Storage, tree: Tree, *, write: bool
 ) -> Any:
     """None when the caller sees the whole list, else the shared-objects restriction;
@@ -212,20 +212,23 @@ async def _list_visibility(
     return visibility
 
 
-def _bounded_filters(query: ListQuery, bound: int | None) -> list[Filter]:
+def bounded_filters(query: ListQuery, bound: int | None) -> list[Filter]:
     filters = list(query.filters)
     if bound is not None:
         filters.append(Filter("last_modified", FilterOp.MAX, bound))
     return filters
 
 
-async def _fetch_page(
+async def fetch_page(
     ctx: RequestContext,
     storage: Storage,
     list_ref: ListRef,
     query: ListQuery,
     visibility: Any,
+    *,
+    tombstones: bool = True,
 ) -> Page:
+    """One page of a list; a token's snapshot bound applies (see below)."""
     settings = ctx.settings
     size = page_size(query.limit, settings.paginate_by, settings.storage_max_fetch_size)
     sorting = with_tiebreaker(query.sorting)
@@ -239,11 +242,11 @@ async def _fetch_page(
     result = await storage.list(
         list_ref.resource,
         list_ref.parent_id,
-        filters=_bounded_filters(query, bound),
+        filters=bounded_filters(query, bound),
         sorting=sorting,
         pagination=rules,
         limit=size + 1,
-        include_deleted=query.include_deleted and visibility is None,
+        include_deleted=tombstones and query.include_deleted and visibility is None,
         visibility=visibility,
     )
     objects = result.objects
@@ -455,10 +458,9 @@ async def delete_list(
     async with ctx.transaction() as storage:
         await storage.lock(list_ref.resource, list_ref.parent_id)
         tree = await load_tree(ctx, storage, list_ref)
-        visibility = await _list_visibility(ctx, storage, tree, write=True)
+        visibility = await list_visibility(ctx, storage, tree, write=True)
         tree.require_parent()
-        query = ListQuery(query.filters, query.sorting, query.limit, query.token, False)
-        page = await _fetch_page(ctx, storage, list_ref, query, visibility)
+        page = await fetch_page(ctx, storage, list_ref, query, visibility, tombstones=False)
         preconditions.check_list(page.timestamp)
         tombstones = []
         for obj in page.objects:

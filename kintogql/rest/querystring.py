@@ -35,7 +35,6 @@ def parse_list_query(params: list[tuple[str, str]]) -> ParsedQuery:
     limit: int | None = None
     token: PageToken | None = None
     fields: list[str] | None = None
-    include_deleted = False
     deprecated_to = False
     for name, raw in params:
         if name in _POLLING:
@@ -44,7 +43,6 @@ def parse_list_query(params: list[tuple[str, str]]) -> ParsedQuery:
             if value is None:
                 continue  # "no bound" (K-LST-9)
             filters.append(build_filter("last_modified", _POLLING[name], value, name))
-            include_deleted = True
         elif name == "_sort":
             sorting_tokens.extend(raw.split(","))
         elif name == "_limit":
@@ -65,9 +63,6 @@ def parse_list_query(params: list[tuple[str, str]]) -> ParsedQuery:
             if "\x00" in name:
                 raise invalid("querystring", name, "Invalid character 0x00")
             value = raw if op in (FilterOp.IN, FilterOp.EXCLUDE) else decode_value(raw)
-            flt = build_filter(field_name, op, value, name)
-            filters.append(flt)
-            if field_name == "last_modified":
-                include_deleted = True
-    query = ListQuery(filters, parse_sort(sorting_tokens), limit, token, include_deleted)
+            filters.append(build_filter(field_name, op, value, name))
+    query = ListQuery(filters, parse_sort(sorting_tokens), limit, token)
     return ParsedQuery(query, fields, deprecated_to, limit)

@@ -66,23 +66,20 @@ class ListArgs:
     def to_query(self) -> ListQuery:
         """The ``ListQuery`` REST builds from the equivalent querystring."""
         filters: list[Filter] = []
-        include_deleted = False
         for name, op, bound in (
             ("since", FilterOp.GT, self.since),
             ("before", FilterOp.LT, self.before),
         ):
             if bound is not None:
                 filters.append(build_filter("last_modified", op, bound, name))
-                include_deleted = True
         for item in self.filters or ():
             op = FilterOp(item.op.value)
             param = item.field if op is FilterOp.EQ else f"{op.value}_{item.field}"
             filters.append(build_filter(item.field, op, item.value, param))
-            include_deleted = include_deleted or item.field == "last_modified"
         tokens = [t for entry in self.sort or () for t in entry.split(",")]
         limit = parse_limit(self.first, "first") if self.first is not None else None
         token = PageToken.decode(self.after, "after") if self.after else None
-        return ListQuery(filters, parse_sort(tokens), limit, token, include_deleted)
+        return ListQuery(filters, parse_sort(tokens), limit, token)
 
 
 @strawberry.type

@@ -9,14 +9,10 @@ from typing import Any
 
 import strawberry
 
-from kintogql import HTTP_API_VERSION, __version__
 from kintogql.models import BUCKET, COLLECTION, GROUP, RECORD
 from kintogql.resolvers import objects
 from kintogql.resolvers.resources import ListRef
-
-# The capabilities REST's root endpoint reports. TODO(report): move ``capabilities`` into
-# ``resolvers/`` so that schema/ does not import rest/.
-from kintogql.rest.utility import capabilities
+from kintogql.resolvers.server_info import server_info
 from kintogql.schema.listing import Connection, ListArgs, connection
 from kintogql.schema.scalars import JSON
 from kintogql.schema.types import (
@@ -73,31 +69,18 @@ class Query:
     @strawberry.field(description="Server, settings, capabilities and the current user.")
     async def server_info(self, info: Info) -> ServerInfo:
         ctx = info.context.ctx
-        settings = ctx.settings
-        user = None
-        if ctx.user_id is not None:
-            async with ctx.transaction(readonly=True) as storage:
-                principals = await ctx.principals(storage)
-            body: dict[str, Any] = {"id": ctx.user_id, "principals": sorted(principals)}
-            for hook in ctx.services.extras.get("user_info_hooks", []):
-                hook(ctx, body)
-            user = User(id=body["id"], principals=body["principals"])
+        body = await server_info(ctx, f"{ctx.base_url}/")
+        user = body.get("user")
         return ServerInfo(
-            project_name=settings.project_name,
-            project_version=settings.project_version or __version__,
-            http_api_version=HTTP_API_VERSION,
-            project_docs=settings.project_docs,
-            url=f"{ctx.base_url}/",
-            settings=JSON(
-                {
-                    "batch_max_requests": settings.batch_max_requests,
-                    "readonly": settings.readonly,
-                    "explicit_permissions": settings.explicit_permissions,
-                }
-            ),
-            capabilities=JSON(capabilities(ctx.services)),
-            eos=settings.eos,
-            user=user,
+            project_name=body["project_name"],
+            project_version=body["project_version"],
+            http_api_version=body["http_api_version"],
+            project_docs=body["project_docs"],
+            url=body["url"],
+            settings=JSON(body["settings"]),
+            capabilities=JSON(body["capabilities"]),
+            eos=body.get("eos"),
+            user=User(id=user["id"], principals=user["principals"]) if user else None,
         )
 
     @strawberry.field
