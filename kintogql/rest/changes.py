@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, MutableMapping
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote
 
@@ -92,7 +92,7 @@ class ChangesApp:
             # The first step runs the permission check, so errors still get a JSON response.
             first = asyncio.ensure_future(anext(changes))
             await asyncio.wait([first], timeout=0.2)
-        except Exception as exc:  # noqa: BLE001 - rendered like any REST error
+        except Exception as exc:
             await self._error(send, exc)
             return
         if first.done() and first.exception() is not None:
@@ -134,14 +134,15 @@ class ChangesApp:
     async def _stream(
         self,
         send: Send,
-        changes: AsyncIterator[live.LiveChange],
+        changes: AsyncGenerator[live.LiveChange, None],
         first: asyncio.Future[live.LiveChange],
         disconnected: asyncio.Future[None],
     ) -> None:
         pending: asyncio.Future[live.LiveChange] = first
         while True:
+            waiting: list[asyncio.Future[Any]] = [pending, disconnected]
             done, _ = await asyncio.wait(
-                [pending, disconnected],
+                waiting,
                 timeout=self.heartbeat,
                 return_when=asyncio.FIRST_COMPLETED,
             )
@@ -161,16 +162,15 @@ class ChangesApp:
                 body = b'event: error\ndata: {"code":"SLOW_CONSUMER"}\n\n'
                 await send({"type": "http.response.body", "body": body, "more_body": True})
                 return
-            except Exception as exc:  # noqa: BLE001 - access lost, parent deleted...
+            except Exception as exc:
                 rendered = render(exc, self.services.settings, [])
                 body = b"event: error\ndata: " + rendered.encoded() + b"\n\n"
                 await send({"type": "http.response.body", "body": body, "more_body": True})
                 return
             kind = b"resync" if change.action == live.RESYNC else b"change"
             body = b"event: " + kind + b"\nid: %d\ndata: " % change.timestamp
-            await send(
-                {"type": "http.response.body", "body": body + change.encoded() + b"\n\n", "more_body": True}
-            )
+            body += change.encoded() + b"\n\n"
+            await send({"type": "http.response.body", "body": body, "more_body": True})
             pending = asyncio.ensure_future(anext(changes))
 
     async def _error(self, send: Send, exc: Exception) -> None:

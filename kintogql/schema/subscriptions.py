@@ -1,3 +1,5 @@
+# ``strawberry.subscription`` is typed as returning Any; the resolvers are typed.
+# mypy: disable-error-code="untyped-decorator"
 """The ``Subscription`` root: live change feeds over WebSocket.
 
 Protocols: ``graphql-transport-ws`` (primary) and the legacy ``graphql-ws``, both served by
@@ -22,7 +24,7 @@ from __future__ import annotations
 import enum
 from collections.abc import AsyncGenerator, Sequence
 from datetime import timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import strawberry
 from starlette.websockets import WebSocket
@@ -94,8 +96,8 @@ def to_change(change: live.LiveChange) -> Change:
         id=change.object_id,
         resource=change.resource,
         parent_id=change.parent_id,
-        record=change.new,
-        old_record=change.old,
+        record=cast("JSON", change.new),
+        old_record=cast("JSON", change.old),
     )
 
 
@@ -193,7 +195,8 @@ class LiveWebSocketMixin:
 
     async def on_ws_connect(self, context: GraphQLContext) -> UnsetType:
         await authenticate_connection(self.services, context)
-        return UNSET
+        unset: UnsetType = UNSET
+        return unset
 
 
 async def authenticate_connection(services: Services, context: GraphQLContext) -> None:

@@ -1,3 +1,4 @@
+# ruff: noqa: ASYNC109, ASYNC110 - test helpers take explicit timeouts and poll
 """Fixtures of the live-feed suite: a real server (in-process uvicorn, PostgreSQL, Redis),
 two real ``kintogql serve`` processes, and small WebSocket and SSE clients."""
 
@@ -102,9 +103,7 @@ def _spawn(port: int, db: str) -> subprocess.Popen[bytes]:
         KINTOGQL_USERID_HMAC_SECRET=SECRET,
     )
     exe = os.path.join(os.path.dirname(sys.executable), "kintogql")
-    return subprocess.Popen(
-        [exe, "serve", "--port", str(port), "--log-level", "warning"], env=env
-    )
+    return subprocess.Popen([exe, "serve", "--port", str(port), "--log-level", "warning"], env=env)
 
 
 @pytest.fixture(scope="session")
@@ -171,7 +170,9 @@ class GraphQLSocket:
         await self.send({"type": "connection_init", "payload": payload or {}})
         assert (await self.receive())["type"] == "connection_ack"
 
-    async def subscribe(self, op_id: str, variables: dict[str, Any], query: str = RECORD_CHANGES) -> None:
+    async def subscribe(
+        self, op_id: str, variables: dict[str, Any], query: str = RECORD_CHANGES
+    ) -> None:
         kind = "subscribe" if self.ws.subprotocol == "graphql-transport-ws" else "start"
         await self.send(
             {"id": op_id, "type": kind, "payload": {"query": query, "variables": variables}}
@@ -213,7 +214,10 @@ async def graphql_socket(
         sock.setblocking(False)
         options = {"sock": sock, "max_queue": 1}
     async with connect(
-        server.ws, subprotocols=[protocol], additional_headers=headers, **options  # type: ignore[list-item]
+        server.ws,
+        subprotocols=[protocol],
+        additional_headers=headers,
+        **options,  # type: ignore[list-item]
     ) as ws:
         yield GraphQLSocket(ws)
 

@@ -40,8 +40,9 @@ async def test_an_anonymous_subscriber_is_told_to_authenticate(
 async def test_no_change_committed_after_a_revocation_reaches_the_subscriber(
     server: Server, rest: httpx.AsyncClient
 ) -> None:
-    bob_id = (await httpx.AsyncClient(base_url=server.http, headers={"Authorization": BOB})
-              .get("/")).json()["user"]["id"]
+    bob_id = (
+        await httpx.AsyncClient(base_url=server.http, headers={"Authorization": BOB}).get("/")
+    ).json()["user"]["id"]
     bid, cid = await make_collection(rest, read=[bob_id])
     records = f"/buckets/{bid}/collections/{cid}/records"
     async with graphql_socket(server) as sock:
@@ -65,8 +66,9 @@ async def test_no_change_committed_after_a_revocation_reaches_the_subscriber(
 async def test_leaving_a_group_stops_the_changes_the_group_granted(
     server: Server, rest: httpx.AsyncClient
 ) -> None:
-    bob_id = (await httpx.AsyncClient(base_url=server.http, headers={"Authorization": BOB})
-              .get("/")).json()["user"]["id"]
+    bob_id = (
+        await httpx.AsyncClient(base_url=server.http, headers={"Authorization": BOB}).get("/")
+    ).json()["user"]["id"]
     bid, cid = await make_collection(rest)
     group = await rest.put(f"/buckets/{bid}/groups/readers", json={"data": {"members": [bob_id]}})
     assert group.status_code == 201

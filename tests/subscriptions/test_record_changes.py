@@ -25,7 +25,9 @@ async def test_a_subscriber_receives_create_update_and_delete_with_old_versions(
         changes = await sock.changes(3)
     assert [c["action"] for c in changes] == ["CREATE", "UPDATE", "DELETE"]
     assert [int(c["timestamp"]) for c in changes] == [
-        created["last_modified"], updated["last_modified"], deleted["last_modified"]
+        created["last_modified"],
+        updated["last_modified"],
+        deleted["last_modified"],
     ]
     assert changes[0]["record"] == created
     assert changes[1]["oldRecord"] == created
