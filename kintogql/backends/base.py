@@ -52,6 +52,15 @@ class Storage(abc.ABC):
         """Live objects among ``keys`` (any resources), in one round trip. Missing ones are
         absent from the result."""
 
+    async def load(
+        self, keys: Sequence[ObjectKey], member_ids: Sequence[str]
+    ) -> tuple[dict[ObjectKey, StoredObject], set[str]]:
+        """``get_many(keys)`` and ``get_group_principals(member_ids)`` together: the two
+        reads every request starts with. Backends may answer both in one round trip."""
+        found = await self.get_many(keys) if keys else {}
+        groups = await self.get_group_principals(member_ids) if member_ids else set()
+        return found, groups
+
     @abc.abstractmethod
     async def list(
         self,

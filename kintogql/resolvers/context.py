@@ -50,13 +50,24 @@ class RequestContext:
             return [EVERYONE]
         return [self.user_id, EVERYONE, AUTHENTICATED]
 
+    def member_ids(self) -> list[str]:
+        """What group ``members`` may name to include the caller (K-PRM-1)."""
+        return [self.user_id, AUTHENTICATED] if self.user_id else []
+
+    @property
+    def principals_known(self) -> bool:
+        return self._principals is not None
+
+    def set_group_principals(self, groups: set[str]) -> frozenset[str]:
+        self._principals = frozenset(self.base_principals()) | groups
+        return self._principals
+
     async def principals(self, storage: Storage) -> frozenset[str]:
         """The caller's principals, group memberships included (K-PRM-1), read once."""
         if self._principals is None:
-            base = self.base_principals()
-            members = [self.user_id, AUTHENTICATED] if self.user_id else []
+            members = self.member_ids()
             groups = await storage.get_group_principals(members) if members else set()
-            self._principals = frozenset(base) | groups
+            return self.set_group_principals(groups)
         return self._principals
 
     @asynccontextmanager

@@ -59,15 +59,20 @@ async def load_tree(
 ) -> Tree:
     """Ancestors and the object in one storage round trip, plus the caller's principals."""
     keys: list[ObjectKey] = [(a.resource, a.parent_id, a.id) for a in ancestors_of(list_ref)]
-    principals = await ctx.principals(storage)
-    tree = Tree(list_ref, principals)
+    deleted_obj = None
     if object_id is not None and include_deleted:
-        tree.obj = await storage.get(
+        deleted_obj = await storage.get(
             list_ref.resource, list_ref.parent_id, object_id, include_deleted=True
         )
     elif object_id is not None:
         keys.append((list_ref.resource, list_ref.parent_id, object_id))
-    found = await storage.get_many(keys) if keys else {}
+    if ctx.principals_known:
+        found = await storage.get_many(keys) if keys else {}
+        principals = await ctx.principals(storage)
+    else:
+        found, groups = await storage.load(keys, ctx.member_ids())
+        principals = ctx.set_group_principals(groups)
+    tree = Tree(list_ref, principals, obj=deleted_obj)
     for (resource, _parent, _id), obj in found.items():
         if resource == BUCKET and (list_ref.resource != BUCKET or object_id is None):
             tree.bucket = obj

@@ -191,6 +191,17 @@ JOIN unnest(%(resources)s::text[], %(parent_ids)s::text[], %(ids)s::text[])
     ON o.resource = k.resource AND o.parent_id = k.parent_id AND o.id = k.id
 WHERE NOT o.deleted"""
 
+# get_many and group principals in one round trip; group rows have an empty resource.
+_LOAD: LiteralString = (
+    _GET_MANY
+    + """
+UNION ALL
+SELECT '', parent_id, id, NULL::bigint, NULL::jsonb, NULL::jsonb, NULL::boolean FROM objects
+WHERE resource = 'group' AND NOT deleted
+  AND data -> 'members' ?| %(members)s::text[]
+  AND jsonb_typeof(data -> 'members') = 'array'"""
+)
+
 _DELETE_DESCENDANTS: LiteralString = """\
 WITH gone AS (
     DELETE FROM objects WHERE parent_id = %(uri)s OR parent_id LIKE %(below)s
@@ -276,6 +287,25 @@ class PostgreSQLStorage(Storage):
             obj = _to_object(*row)
             found[(resource, parent_id, obj.id)] = obj
         return found
+
+    async def load(
+        self, keys: Sequence[ObjectKey], member_ids: Sequence[str]
+    ) -> tuple[dict[ObjectKey, StoredObject], set[str]]:
+        params = {
+            "resources": [k[0] for k in keys],
+            "parent_ids": [k[1] for k in keys],
+            "ids": [k[2] for k in keys],
+            "members": list(member_ids),
+        }
+        found: dict[ObjectKey, StoredObject] = {}
+        groups: set[str] = set()
+        for resource, parent_id, *row in await self._rows(_LOAD, params):
+            if resource == "":
+                groups.add(f"{parent_id}/groups/{row[0]}")
+            else:
+                obj = _to_object(*row)
+                found[(resource, parent_id, obj.id)] = obj
+        return found, groups
 
     async def list(
         self,

@@ -75,3 +75,25 @@ async def test_acl_holders_are_live_objects_naming_a_principal_outside_history(
         "last_modified": found[("bucket", "", "b")].last_modified,
     }
     assert none == []
+
+
+async def test_load_returns_live_objects_and_group_principals_together(
+    storage_backend: Backend,
+) -> None:
+    async with storage_backend.transaction() as storage:
+        await storage.create("bucket", "", {"id": "b"}, {"write": ["alice"]})
+        await storage.create("group", "/buckets/b", {"id": "g", "members": ["alice"]}, {})
+        await storage.create(RECORD, RECORDS, {"id": "gone"}, {})
+        await storage.delete(RECORD, RECORDS, "gone")
+    keys = [("bucket", "", "b"), (RECORD, RECORDS, "gone"), (RECORD, RECORDS, "missing")]
+    async with storage_backend.transaction(readonly=True) as storage:
+        found, groups = await storage.load(keys, ["alice", "system.Authenticated"])
+        only_objects, no_groups = await storage.load(keys[:1], [])
+        no_objects, only_groups = await storage.load([], ["alice"])
+    assert list(found) == [("bucket", "", "b")]
+    assert found[("bucket", "", "b")].permissions == {"write": ["alice"]}
+    assert groups == {"/buckets/b/groups/g"}
+    assert list(only_objects) == [("bucket", "", "b")]
+    assert no_groups == set()
+    assert no_objects == {}
+    assert only_groups == {"/buckets/b/groups/g"}
