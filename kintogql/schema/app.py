@@ -21,6 +21,11 @@ from kintogql.resolvers.context import Services
 from kintogql.schema.context import GraphQLContext, Loaders, build_context
 from kintogql.schema.errors import domain_error
 from kintogql.schema.schema import build_schema
+from kintogql.schema.subscriptions import (
+    WEBSOCKET_OPTIONS,
+    LiveWebSocketMixin,
+    with_connection_params,
+)
 
 Scope = MutableMapping[str, Any]
 
@@ -28,7 +33,7 @@ BATCH_SETTING = "graphql_batch_max"
 """Free-form setting: how many operations one POST may carry (0, the default: no batching)."""
 
 
-class KintoGraphQL(GraphQL[GraphQLContext, None]):
+class KintoGraphQL(LiveWebSocketMixin, GraphQL[GraphQLContext, None]):
     def __init__(self, services: Services) -> None:
         settings = services.settings
         self.services = services
@@ -39,6 +44,7 @@ class KintoGraphQL(GraphQL[GraphQLContext, None]):
             graphql_ide="graphiql" if settings.graphql_graphiql else None,
             subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL),
             allowed_origins=("*",) if "*" in origins else [o for o in origins if "*" not in o],
+            **WEBSOCKET_OPTIONS,
         )
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
@@ -88,7 +94,8 @@ class KintoGraphQL(GraphQL[GraphQLContext, None]):
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> GraphQLContext:
-        return await build_context(self.services, request, request.headers.get("authorization"))
+        context = await build_context(self.services, request, request.headers.get("authorization"))
+        return with_connection_params(context, request)
 
     async def execute_operation(
         self,

@@ -48,14 +48,13 @@ MAX_OPERATIONS_PER_CONNECTION: Final = 100
 KEEP_ALIVE_INTERVAL: Final = 15.0
 
 WEBSOCKET_OPTIONS: Final[dict[str, Any]] = {
-    "subscription_protocols": ("graphql-transport-ws", "graphql-ws"),
     "connection_init_wait_timeout": CONNECTION_INIT_TIMEOUT,
     "max_subscriptions_per_connection": MAX_OPERATIONS_PER_CONNECTION,
     # graphql-ws "ka" messages; graphql-transport-ws clients ping and the server pongs.
     "keep_alive": True,
     "keep_alive_interval": KEEP_ALIVE_INTERVAL,
 }
-"""Keyword arguments for Strawberry's ``GraphQL`` ASGI app."""
+"""Keyword arguments for Strawberry's ``GraphQL`` ASGI app (besides the protocols)."""
 
 Info = strawberry.Info[GraphQLContext, None]
 
@@ -179,19 +178,20 @@ def connection_authorization(params: Any, request: Any) -> str | None:
     return None
 
 
-class LiveWebSocketMixin:
-    """Mix into the ``GraphQL`` view (before it): WebSocket connection authentication.
+def with_connection_params(context: GraphQLContext, request: Any) -> GraphQLContext:
+    """Call from the view's ``get_context``: Strawberry stores the ``connection_init``
+    payload only on a context that already has a ``connection_params`` attribute."""
+    if isinstance(request, WebSocket):
+        setattr(context, "connection_params", None)  # noqa: B010
+    return context
 
-    ``services`` must be set on the view."""
+
+class LiveWebSocketMixin:
+    """Mix into the ``GraphQL`` view (before it, with ``services`` set on the view):
+    WebSocket connection authentication. Its ``get_context`` must use
+    ``with_connection_params``."""
 
     services: Services
-
-    async def get_context(self, request: Any, response: Any) -> Any:
-        context = await super().get_context(request, response)  # type: ignore[misc]
-        if isinstance(request, WebSocket):
-            # Strawberry stores the connection_init payload only on an existing attribute.
-            setattr(context, "connection_params", None)  # noqa: B010
-        return context
 
     async def on_ws_connect(self, context: GraphQLContext) -> UnsetType:
         await authenticate_connection(self.services, context)

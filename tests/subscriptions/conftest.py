@@ -25,7 +25,6 @@ from websockets.asyncio.client import ClientConnection, connect
 from kintogql.app import KintoGQLApp, create_app
 from kintogql.config import build_settings
 from kintogql.schema.app import KintoGraphQL
-from kintogql.schema.subscriptions import WEBSOCKET_OPTIONS, LiveWebSocketMixin
 from tests.conftest import basic, ensure_database
 
 LIVE_DB = "postgresql://postgres@127.0.0.1:5432/kintogql_live"
@@ -47,13 +46,11 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class LiveGraphQL(LiveWebSocketMixin, KintoGraphQL):
-    """The GraphQL app with the WebSocket options (short init timeout for the tests)."""
+class LiveGraphQL(KintoGraphQL):
+    """The served GraphQL app, with a short ``connection_init`` timeout for the tests."""
 
     def __init__(self, app: KintoGQLApp) -> None:
         super().__init__(app.services)
-        for name, value in WEBSOCKET_OPTIONS.items():
-            setattr(self, "protocols" if name == "subscription_protocols" else name, value)
         self.connection_init_wait_timeout = INIT_TIMEOUT
 
 
