@@ -83,6 +83,32 @@ class Storage(abc.ABC):
         The result's ``timestamp`` is the list timestamp read in the same snapshot.
         """
 
+    async def list_many(
+        self,
+        resource: str,
+        parent_ids: Sequence[str],
+        *,
+        filters: Sequence[Filter] = (),
+        sorting: Sequence[Sort] = (),
+        limit: int | None = None,
+        include_deleted: bool = False,
+        visibility: Visibility | None = None,
+    ) -> dict[str, ListResult]:
+        """The first page of each of many lists of one resource: ``list`` once per parent
+        (no pagination). Backends may answer in one round trip."""
+        results = {}
+        for parent_id in dict.fromkeys(parent_ids):
+            results[parent_id] = await self.list(
+                resource,
+                parent_id,
+                filters=filters,
+                sorting=sorting,
+                limit=limit,
+                include_deleted=include_deleted,
+                visibility=visibility,
+            )
+        return results
+
     @abc.abstractmethod
     async def count(
         self,

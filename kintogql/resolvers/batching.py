@@ -5,19 +5,17 @@ The rules are ``objects.py``'s, called per item (``check_read``, ``list_visibili
 ``fetch_page``): only the loading of trees is shared. Each item gets its own result or its
 own domain error, exactly what ``get_object`` / ``list_objects`` would have given it.
 
-Pages are fetched with one ``Storage.list`` per list, unless the storage offers
-``list_many`` (``MultiListStorage`` below), which reads the first page of many lists of one
-resource in a single statement.
+First pages of many lists go through ``Storage.list_many`` (one statement on PostgreSQL).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from kintogql.backends.base import ObjectKey, Storage
 from kintogql.errors import KintoGQLError
-from kintogql.models import BUCKET, COLLECTION, Filter, ListResult, Sort, Visibility
+from kintogql.models import BUCKET, COLLECTION
 from kintogql.resolvers.context import RequestContext
 from kintogql.resolvers.listing import (
     ListQuery,
@@ -42,36 +40,21 @@ ListOutcome = tuple[Page, int | None] | KintoGQLError
 ObjectOutcome = ObjectResult | KintoGQLError
 
 
-@runtime_checkable
-class MultiListStorage(Protocol):
-    """Optional storage capability: the first ``limit`` objects of each of many lists of one
-    resource, with each list's timestamp, in one round trip. Same semantics as ``list``
-    called once per parent id (no pagination rules)."""
-
-    async def list_many(
-        self,
-        resource: str,
-        parent_ids: Sequence[str],
-        *,
-        filters: Sequence[Filter] = (),
-        sorting: Sequence[Sort] = (),
-        limit: int | None = None,
-        include_deleted: bool = False,
-        visibility: Visibility | None = None,
-    ) -> dict[str, ListResult]: ...
-
-
 async def load_trees(
     ctx: RequestContext, storage: Storage, items: Sequence[tuple[ListRef, str | None]]
 ) -> list[Tree]:
     """``tree.load_tree`` for many (list, object id) pairs with one ``get_many``."""
-    principals = await ctx.principals(storage)
     keys: set[ObjectKey] = set()
     for list_ref, object_id in items:
         keys.update((a.resource, a.parent_id, a.id) for a in ancestors_of(list_ref))
         if object_id is not None:
             keys.add((list_ref.resource, list_ref.parent_id, object_id))
-    found = await storage.get_many(sorted(keys)) if keys else {}
+    if ctx.principals_known:
+        principals = await ctx.principals(storage)
+        found = await storage.get_many(sorted(keys)) if keys else {}
+    else:
+        found, groups = await storage.load(sorted(keys), ctx.member_ids())
+        principals = ctx.set_group_principals(groups)
     trees = []
     for list_ref, object_id in items:
         tree = Tree(list_ref, principals)
@@ -166,12 +149,7 @@ async def _fetch_pages(
     if not allowed:
         return []
     shared_visibility = {repr(v) for _, v in allowed}
-    if (
-        isinstance(storage, MultiListStorage)
-        and query.token is None
-        and len(shared_visibility) == 1
-        and len(allowed) > 1
-    ):
+    if query.token is None and len(shared_visibility) == 1 and len(allowed) > 1:
         return await _fetch_first_pages(ctx, storage, list_refs, query, allowed)
     pages: list[Page | KintoGQLError] = []
     for i, visibility in allowed:
@@ -184,7 +162,7 @@ async def _fetch_pages(
 
 async def _fetch_first_pages(
     ctx: RequestContext,
-    storage: MultiListStorage,
+    storage: Storage,
     list_refs: Sequence[ListRef],
     query: ListQuery,
     allowed: list[tuple[int, Any]],

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, LiteralString
 
 from psycopg import sql
 from psycopg.types.json import Jsonb
@@ -261,6 +261,17 @@ LEFT JOIN LATERAL (
     FROM objects AS o WHERE {where}{order} LIMIT %(limit)s
 ) AS page ON true"""
 
+_LIST_MANY_SQL = """\
+SELECT p.parent_id,
+       (SELECT last_modified FROM timestamps
+        WHERE resource = %(resource)s AND parent_id = p.parent_id) AS ts,
+       page.id, page.last_modified, page.data, page.permissions, page.deleted
+FROM unnest(%(parent_ids)s::text[]) AS p (parent_id)
+LEFT JOIN LATERAL (
+    SELECT o.id, o.last_modified, o.data, o.permissions, o.deleted
+    FROM objects AS o WHERE {where}{order} LIMIT %(limit)s
+) AS page ON true"""
+
 _COUNT_SQL = "SELECT count(*) FROM objects AS o WHERE {where}"
 
 _VISIBILITY_SQL = (
@@ -294,9 +305,10 @@ def _where(
     pagination: Sequence[Sequence[Shape]] | None,
     include_deleted: bool,
     visibility: bool,
+    parent: LiteralString = "%(parent_id)s",
 ) -> sql.Composable:
     parts: list[sql.Composable] = [
-        sql.SQL("o.resource = %(resource)s AND o.parent_id = %(parent_id)s")
+        sql.SQL("o.resource = %(resource)s AND o.parent_id = ") + sql.SQL(parent)
     ]
     if not include_deleted:
         parts.append(sql.SQL("NOT o.deleted"))
@@ -370,6 +382,30 @@ def list_query(
     if query is None:
         where = _where(filter_shapes, page_shapes, include_deleted, visible)
         composed = sql.SQL(_LIST_SQL).format(where=where, order=_order(sort_shapes))
+        query = _cache.put(shape, composed)
+    return query, compiler.params
+
+
+def list_many_query(
+    resource: str,
+    parent_ids: Sequence[str],
+    filters: Sequence[Filter],
+    sorting: Sequence[Sort],
+    limit: int | None,
+    include_deleted: bool,
+    visibility: Visibility | None,
+) -> tuple[bytes, Params]:
+    """The first page of many lists of one resource, each with its list timestamp read in
+    the same snapshot (one statement)."""
+    compiler = _Compiler()
+    compiler.params.update(resource=resource, parent_ids=list(parent_ids), limit=limit)
+    filter_shapes, visible = _common(compiler, filters, visibility)
+    sort_shapes = tuple(compiler.sort(s, f"s{i}") for i, s in enumerate(sorting))
+    shape = ("list_many", filter_shapes, sort_shapes, include_deleted, visible)
+    query = _cache.get(shape)
+    if query is None:
+        where = _where(filter_shapes, None, include_deleted, visible, parent="p.parent_id")
+        composed = sql.SQL(_LIST_MANY_SQL).format(where=where, order=_order(sort_shapes))
         query = _cache.put(shape, composed)
     return query, compiler.params
 

@@ -333,6 +333,36 @@ class PostgreSQLStorage(Storage):
         objects = [_to_object(*row[1:]) for row in rows if row[1] is not None]
         return ListResult(objects, timestamp)
 
+    async def list_many(
+        self,
+        resource: str,
+        parent_ids: Sequence[str],
+        *,
+        filters: Sequence[Filter] = (),
+        sorting: Sequence[Sort] = (),
+        limit: int | None = None,
+        include_deleted: bool = False,
+        visibility: Visibility | None = None,
+    ) -> dict[str, ListResult]:
+        query, params = queries.list_many_query(
+            resource, parent_ids, filters, sorting, limit, include_deleted, visibility
+        )
+        while True:
+            rows = await self._rows(query, params)
+            missing = {row[0] for row in rows if row[1] is None}
+            if not missing:
+                break
+            # As in ``list``: fix the never-read timestamps, then read again.
+            for parent_id in sorted(missing):
+                await self._fix_timestamp(resource, parent_id)
+        grouped: dict[str, list[StoredObject]] = {p: [] for p in parent_ids}
+        timestamps: dict[str, int] = {}
+        for parent_id, timestamp, *row in rows:
+            timestamps[parent_id] = timestamp
+            if row[0] is not None:
+                grouped[parent_id].append(_to_object(*row))
+        return {p: ListResult(grouped[p], timestamps[p]) for p in parent_ids}
+
     async def count(
         self,
         resource: str,

@@ -63,3 +63,26 @@ async def test_walking_pages_returns_every_object_once_in_order(storage_backend:
         last = next(o for o in OBJECTS if o["id"] == page[-1])
         pagination = after(last)
     assert seen == ["a", "b", "c", "d", "e", "f"]
+
+
+async def test_list_many_reads_the_first_page_of_several_lists(storage_backend) -> None:  # type: ignore[no-untyped-def]
+    from kintogql.models import Sort
+
+    async with storage_backend.transaction() as storage:
+        for parent, count in (("/buckets/b/collections/one", 3), ("/buckets/b/collections/two", 1)):
+            for i in range(count):
+                await storage.create("record", parent, {"id": f"r{i}", "n": i}, {})
+    parents = [
+        "/buckets/b/collections/one",
+        "/buckets/b/collections/two",
+        "/buckets/b/collections/none",
+    ]
+    async with storage_backend.transaction(readonly=True) as storage:
+        results = await storage.list_many(
+            "record", parents, sorting=[Sort("n", descending=True)], limit=2
+        )
+        singles = [await storage.list("record", p) for p in parents]
+    assert [o.id for o in results[parents[0]].objects] == ["r2", "r1"]
+    assert [o.id for o in results[parents[1]].objects] == ["r0"]
+    assert results[parents[2]].objects == []
+    assert [results[p].timestamp for p in parents] == [s.timestamp for s in singles]
