@@ -46,7 +46,8 @@ async def test_signup_stores_a_bcrypt_hash(client: httpx.AsyncClient) -> None:
     r = await _signup(client, "bob")
     assert r.status_code == 201
     password = r.json()["data"]["password"]
-    assert password.startswith("$2") and password != "secret"
+    assert password.startswith("$2")
+    assert password != "secret"
     r = await client.get("/v1/accounts/bob", headers=basic("bob"))
     assert r.json()["permissions"] == {"write": ["account:bob"]}
 
@@ -82,7 +83,9 @@ async def test_password_change_takes_effect_immediately(client: httpx.AsyncClien
     """K-ACC-3, K-AUTH-3 (the verified-password cache never serves an old password)."""
     await _signup(client, "bob", "old")
     assert await _whoami(client, basic("bob", "old")) == "account:bob"
-    r = await client.patch("/v1/accounts/bob", json={"data": {"password": "new"}}, headers=basic("bob", "old"))
+    r = await client.patch(
+        "/v1/accounts/bob", json={"data": {"password": "new"}}, headers=basic("bob", "old")
+    )
     assert r.status_code == 200
     assert await _whoami(client, basic("bob", "new")) == "account:bob"
     assert await _whoami(client, basic("bob", "old")) != "account:bob"
@@ -109,7 +112,9 @@ async def test_self_service_rules(client: httpx.AsyncClient) -> None:
     r = await client.put("/v1/accounts/eve", json={"data": {"password": "x"}}, headers=basic("bob"))
     assert r.status_code == 400
     assert r.json()["message"] == "data.id in body: Username and account ID do not match."
-    r = await client.post("/v1/accounts", json={"data": {"id": "zed", "password": "x"}}, headers=basic("bob"))
+    r = await client.post(
+        "/v1/accounts", json={"data": {"id": "zed", "password": "x"}}, headers=basic("bob")
+    )
     assert r.status_code == 400
     r = await client.get("/v1/accounts", headers=basic("bob"))
     assert [a["id"] for a in r.json()["data"]] == ["bob"]
@@ -140,7 +145,9 @@ async def test_administrators(client: httpx.AsyncClient) -> None:
     # the account belongs to its user, not to the admin
     r = await client.get("/v1/accounts/bob", headers=basic("bob", "pw"))
     assert r.json()["permissions"] == {"write": ["account:bob"]}
-    assert sorted(a["id"] for a in (await client.get("/v1/accounts", headers=admin)).json()["data"]) == [
+    assert sorted(
+        a["id"] for a in (await client.get("/v1/accounts", headers=admin)).json()["data"]
+    ) == [
         "admin",
         "bob",
     ]
@@ -153,7 +160,9 @@ async def test_administrators(client: httpx.AsyncClient) -> None:
 async def test_signup_closed_without_create_principals(features: Any) -> None:
     c = await features(ACCOUNTS, **{**SETTINGS, "account_create_principals": "account:admin"})
     assert (await _signup(c, "bob")).status_code == 401
-    assert (await c.put("/v1/accounts/bob", json={"data": {"password": "x"}}, headers=ALICE)).status_code == 400
+    assert (
+        await c.put("/v1/accounts/bob", json={"data": {"password": "x"}}, headers=ALICE)
+    ).status_code == 400
 
 
 async def test_repeated_failed_logins_are_throttled(features: Any) -> None:
@@ -185,7 +194,9 @@ async def test_throttle_counter_is_shared_by_processes(features: Any, backend_ki
 
 
 async def test_lockout_expires(features: Any) -> None:
-    c = await features(ACCOUNTS, **SETTINGS, account_login_max_failures=1, account_login_lockout_seconds=1)
+    c = await features(
+        ACCOUNTS, **SETTINGS, account_login_max_failures=1, account_login_lockout_seconds=1
+    )
     await _signup(c, "bob")
     await c.get("/v1/", headers=basic("bob", "guess"))
     assert (await c.get("/v1/", headers=basic("bob"))).status_code == 429
@@ -220,13 +231,17 @@ async def test_account_principal_can_be_granted(features: Any) -> None:
     assert (await c.put("/v1/buckets/e", headers=basic("eve"))).status_code == 403
 
 
-async def test_create_user_command_bootstraps_an_admin(backend_kind: str, features: Any, tmp_path: Any) -> None:
+async def test_create_user_command_bootstraps_an_admin(
+    backend_kind: str, features: Any, tmp_path: Any
+) -> None:
     """K-ACC-7."""
     if backend_kind == "memory":
         pytest.skip("the command opens its own backend; memory storage is per process")
     from tests.features.conftest import FEATURES_PG_URL
 
-    settings = build_settings({"storage_url": FEATURES_PG_URL, "userid_hmac_secret": SECRET, **SETTINGS})
+    settings = build_settings(
+        {"storage_url": FEATURES_PG_URL, "userid_hmac_secret": SECRET, **SETTINGS}
+    )
     c = await features(ACCOUNTS, **SETTINGS)
     assert await accounts.create_user_command(settings, "admin", "s3cret") == 0
     assert await _whoami(c, basic("admin", "s3cret")) == "account:admin"

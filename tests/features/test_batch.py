@@ -26,7 +26,9 @@ async def client(features: Any) -> httpx.AsyncClient:
     return c
 
 
-async def _batch(client: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str] = ALICE) -> httpx.Response:
+async def _batch(
+    client: httpx.AsyncClient, body: dict[str, Any], headers: dict[str, str] = ALICE
+) -> httpx.Response:
     return await client.post("/v1/batch", json=body, headers=headers)
 
 
@@ -48,7 +50,12 @@ async def test_responses_in_order_with_defaults(client: httpx.AsyncClient) -> No
     responses = r.json()["responses"]
     assert [x["status"] for x in responses] == [201, 201, 200, 404]
     assert responses[0]["path"] == f"/v1{RECORDS}/r1"
-    assert responses[1]["body"]["data"] == {"a": 1, "b": 2, "id": "r2", "last_modified": responses[1]["body"]["data"]["last_modified"]}
+    assert responses[1]["body"]["data"] == {
+        "a": 1,
+        "b": 2,
+        "id": "r2",
+        "last_modified": responses[1]["body"]["data"]["last_modified"],
+    }
     assert responses[0]["headers"]["ETag"].startswith('"')
 
 
@@ -67,10 +74,13 @@ async def test_empty_batch(client: httpx.AsyncClient) -> None:
         ({"requests": [{"method": "get", "path": "/"}]}, "is not one of"),
     ],
 )
-async def test_batch_level_errors(client: httpx.AsyncClient, body: dict[str, Any], fragment: str) -> None:
+async def test_batch_level_errors(
+    client: httpx.AsyncClient, body: dict[str, Any], fragment: str
+) -> None:
     """K-BAT-3, K-BAT-7."""
     r = await _batch(client, body)
-    assert r.status_code == 400 and r.json()["errno"] == 107
+    assert r.status_code == 400
+    assert r.json()["errno"] == 107
     assert fragment in r.json()["message"]
 
 
@@ -87,7 +97,11 @@ async def test_other_4xx_do_not_roll_back(client: httpx.AsyncClient) -> None:
         {
             "requests": [
                 {"method": "PUT", "path": f"{RECORDS}/ok1"},
-                {"method": "PUT", "path": "/buckets/forbidden/collections/x", "headers": {"Authorization": BOB["Authorization"]}},
+                {
+                    "method": "PUT",
+                    "path": "/buckets/forbidden/collections/x",
+                    "headers": {"Authorization": BOB["Authorization"]},
+                },
                 {"method": "PUT", "path": f"{RECORDS}/ok2"},
             ]
         },
@@ -97,7 +111,7 @@ async def test_other_4xx_do_not_roll_back(client: httpx.AsyncClient) -> None:
     assert sorted(ids) == ["ok1", "ok2"]
 
 
-class Boom(Exception):
+class BoomError(Exception):
     pass
 
 
@@ -105,7 +119,7 @@ class Boom(Exception):
 def exploding_listener() -> Any:
     async def explode(ctx: RequestContext, storage: Storage, change: objects.Change) -> None:
         if change.ref.id == "boom":
-            raise Boom()
+            raise BoomError()
 
     objects.WRITE_LISTENERS.append(explode)
     yield
@@ -115,7 +129,9 @@ def exploding_listener() -> Any:
 @pytest.fixture
 async def subscription(client: httpx.AsyncClient) -> AsyncIterator[Any]:
     services = client._transport.app.services  # type: ignore[attr-defined]
-    async with services.pubsub.subscribe(channel_for("record", "/buckets/b/collections/c")) as messages:
+    async with services.pubsub.subscribe(
+        channel_for("record", "/buckets/b/collections/c")
+    ) as messages:
         yield messages
 
 
@@ -142,7 +158,9 @@ async def test_twentieth_failure_leaves_no_trace(
     assert r.status_code == (409 if failure == "409" else 500)
     assert "responses" not in r.json()
     assert (await client.get(f"/v1{RECORDS}", headers=ALICE)).json()["data"] == records_before
-    assert (await client.get("/v1/buckets/b/history", headers=ALICE)).json()["data"] == history_before
+    assert (await client.get("/v1/buckets/b/history", headers=ALICE)).json()[
+        "data"
+    ] == history_before
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(anext(subscription), 0.3)
 
@@ -152,7 +170,8 @@ async def test_sixteen_concurrent_batches_into_one_collection(client: httpx.Asyn
 
     async def one(n: int) -> httpx.Response:
         requests = [
-            {"method": "POST", "path": RECORDS, "body": {"data": {"batch": n, "i": i}}} for i in range(10)
+            {"method": "POST", "path": RECORDS, "body": {"data": {"batch": n, "i": i}}}
+            for i in range(10)
         ]
         return await _batch(client, {"requests": requests})
 
@@ -161,5 +180,8 @@ async def test_sixteen_concurrent_batches_into_one_collection(client: httpx.Asyn
     assert all(x["status"] == 201 for r in results for x in r.json()["responses"])
     r = await client.head(f"/v1{RECORDS}", headers=ALICE)
     assert r.headers["Total-Objects"] == "160"
-    timestamps = [x["last_modified"] for x in (await client.get(f"/v1{RECORDS}", headers=ALICE)).json()["data"]]
+    timestamps = [
+        x["last_modified"]
+        for x in (await client.get(f"/v1{RECORDS}", headers=ALICE)).json()["data"]
+    ]
     assert len(set(timestamps)) == 160

@@ -32,13 +32,16 @@ async def test_root_shows_the_bucket_id(client: httpx.AsyncClient) -> None:
     body = (await client.get("/v1/", headers=ALICE)).json()
     assert "default_bucket" in body["capabilities"]
     user = body["user"]
-    assert user["bucket"] == default_bucket_id(build_settings({"userid_hmac_secret": "x"}), user["id"])
+    assert user["bucket"] == default_bucket_id(
+        build_settings({"userid_hmac_secret": "x"}), user["id"]
+    )
 
 
 async def test_anonymous_gets_401(client: httpx.AsyncClient) -> None:
     """K-DEF-1."""
     r = await client.get("/v1/buckets/default")
-    assert r.status_code == 401 and r.json()["errno"] == 104
+    assert r.status_code == 401
+    assert r.json()["errno"] == 104
 
 
 async def test_implicit_creation_and_real_ids(client: httpx.AsyncClient) -> None:
@@ -49,14 +52,18 @@ async def test_implicit_creation_and_real_ids(client: httpx.AsyncClient) -> None
     )
     assert r.status_code == 201
     r = await client.get("/v1/buckets/default", headers=ALICE)
-    assert r.status_code == 200 and r.json()["data"]["id"] == bucket
+    assert r.status_code == 200
+    assert r.json()["data"]["id"] == bucket
     user_id = (await client.get("/v1/", headers=ALICE)).json()["user"]["id"]
     assert user_id in r.json()["permissions"]["write"]
     r = await client.get(f"/v1/buckets/{bucket}/collections/tasks/records", headers=ALICE)
     assert [rec["t"] for rec in r.json()["data"]] == [1]
     # implicit creations are in history, under the real URIs
     entries = (await client.get("/v1/buckets/default/history", headers=ALICE)).json()["data"]
-    assert {e["uri"] for e in entries} >= {f"/buckets/{bucket}", f"/buckets/{bucket}/collections/tasks"}
+    assert {e["uri"] for e in entries} >= {
+        f"/buckets/{bucket}",
+        f"/buckets/{bucket}/collections/tasks",
+    }
     # each user has their own
     r = await client.get("/v1/buckets/default/collections/tasks/records", headers=BOB)
     assert r.json()["data"] == []
@@ -72,7 +79,9 @@ async def test_next_page_urls_use_the_real_id(client: httpx.AsyncClient) -> None
 
 async def test_put_of_the_bucket_and_data_id_rewrite(client: httpx.AsyncClient) -> None:
     """K-DEF-1: ``data.id = default`` is rewritten; the PUT itself creates the bucket."""
-    r = await client.put("/v1/buckets/default", json={"data": {"id": "default", "x": 1}}, headers=ALICE)
+    r = await client.put(
+        "/v1/buckets/default", json={"data": {"id": "default", "x": 1}}, headers=ALICE
+    )
     assert r.status_code == 201
     assert r.json()["data"]["x"] == 1
 
@@ -85,7 +94,15 @@ async def test_invalid_collection_id(client: httpx.AsyncClient) -> None:
 async def test_works_in_batch(client: httpx.AsyncClient) -> None:
     r = await client.post(
         "/v1/batch",
-        json={"requests": [{"method": "POST", "path": "/buckets/default/collections/c/records", "body": {"data": {}}}]},
+        json={
+            "requests": [
+                {
+                    "method": "POST",
+                    "path": "/buckets/default/collections/c/records",
+                    "body": {"data": {}},
+                }
+            ]
+        },
         headers=ALICE,
     )
     assert r.json()["responses"][0]["status"] == 201

@@ -33,24 +33,30 @@ async def test_history_capability_is_advertised(client: httpx.AsyncClient) -> No
 
 async def test_entries_have_the_documented_shape(client: httpx.AsyncClient) -> None:
     """K-HIST-2."""
-    r = await client.put("/v1/buckets/b/collections/c/records/r1", json={"data": {"x": 1}}, headers=ALICE)
+    r = await client.put(
+        "/v1/buckets/b/collections/c/records/r1", json={"data": {"x": 1}}, headers=ALICE
+    )
     record = r.json()["data"]
     entries = await _history(client)
     assert [e["resource_name"] for e in entries] == ["record", "collection", "bucket"]
     entry = entries[0]
     assert entry["action"] == "create"
     assert entry["uri"] == "/buckets/b/collections/c/records/r1"
-    assert entry["collection_id"] == "c" and entry["record_id"] == "r1"
+    assert entry["collection_id"] == "c"
+    assert entry["record_id"] == "r1"
     assert "bucket_id" not in entry
     assert entry["user_id"].startswith("basicauth:")
     assert DATE_RE.match(entry["date"])
     assert entry["target"]["data"] == record
     assert entry["target"]["permissions"] == {"write": [entry["user_id"]]}
     assert entry["last_modified"] != record["last_modified"] or entry["last_modified"] > 0
-    assert entries[2]["bucket_id"] == "b" and entries[1]["collection_id"] == "c"
+    assert entries[2]["bucket_id"] == "b"
+    assert entries[1]["collection_id"] == "c"
 
 
-async def test_updates_and_deletes_are_recorded_with_tombstone_targets(client: httpx.AsyncClient) -> None:
+async def test_updates_and_deletes_are_recorded_with_tombstone_targets(
+    client: httpx.AsyncClient,
+) -> None:
     """K-HIST-2, K-HIST-3."""
     await client.put("/v1/buckets/b/groups/g", json={"data": {"members": []}}, headers=ALICE)
     await client.patch("/v1/buckets/b/groups/g", json={"data": {"members": ["x"]}}, headers=ALICE)
@@ -97,7 +103,9 @@ async def test_reads_are_not_recorded(client: httpx.AsyncClient) -> None:
 async def test_filters_sorting_and_pagination(client: httpx.AsyncClient) -> None:
     """K-HIST-4."""
     for i in range(4):
-        await client.put(f"/v1/buckets/b/collections/c/records/{i}", json={"data": {"n": i}}, headers=ALICE)
+        await client.put(
+            f"/v1/buckets/b/collections/c/records/{i}", json={"data": {"n": i}}, headers=ALICE
+        )
     # ids given as numbers are compared as strings
     assert [e["record_id"] for e in await _history(client, "?record_id=2")] == ["2"]
     assert sorted(e["record_id"] for e in await _history(client, "?in_record_id=1,3")) == ["1", "3"]
@@ -105,7 +113,8 @@ async def test_filters_sorting_and_pagination(client: httpx.AsyncClient) -> None
     ascending = await _history(client, "?_sort=last_modified&resource_name=record")
     assert [e["record_id"] for e in ascending] == ["0", "1", "2", "3"]
     r = await client.get("/v1/buckets/b/history?_limit=2", headers=ALICE)
-    assert len(r.json()["data"]) == 2 and "Next-Page" in r.headers
+    assert len(r.json()["data"]) == 2
+    assert "Next-Page" in r.headers
     second = await client.get(r.headers["Next-Page"], headers=ALICE)
     assert len(second.json()["data"]) == 2
     ids = {e["id"] for e in r.json()["data"]} | {e["id"] for e in second.json()["data"]}
@@ -127,7 +136,8 @@ async def test_paginate_by_applies(features) -> None:  # type: ignore[no-untyped
     await create_bucket_collection(c)
     await c.put("/v1/buckets/b/collections/c/records/r", headers=ALICE)
     r = await c.get("/v1/buckets/b/history", headers=ALICE)
-    assert len(r.json()["data"]) == 2 and "Next-Page" in r.headers
+    assert len(r.json()["data"]) == 2
+    assert "Next-Page" in r.headers
 
 
 async def test_no_object_endpoint(client: httpx.AsyncClient) -> None:
@@ -185,7 +195,10 @@ async def test_excluded_users_and_resources(features) -> None:  # type: ignore[n
     alice_id = (await c.get("/v1/", headers=ALICE)).json()["user"]["id"]
     c = await features(
         HISTORY,
-        **{"history.exclude_user_ids": alice_id, "history.exclude_resources": "/buckets/b/collections/quiet"},
+        **{
+            "history.exclude_user_ids": alice_id,
+            "history.exclude_resources": "/buckets/b/collections/quiet",
+        },
     )
     await create_bucket_collection(c)
     assert (await c.get("/v1/buckets/b/history", headers=ALICE)).json()["data"] == []
@@ -205,7 +218,9 @@ async def test_failed_write_leaves_no_entry(client: httpx.AsyncClient) -> None:
     """K-HIST-6: entries are written in the write's transaction."""
     before = await _history(client)
     r = await client.put(
-        "/v1/buckets/b/collections/c/records/r", json={"data": {}}, headers={**ALICE, "If-Match": '"1"'}
+        "/v1/buckets/b/collections/c/records/r",
+        json={"data": {}},
+        headers={**ALICE, "If-Match": '"1"'},
     )
     assert r.status_code == 412
     assert await _history(client) == before
@@ -216,7 +231,9 @@ async def test_response_behavior_works_with_history(
     client: httpx.AsyncClient, behavior: str, expected: dict[str, int]
 ) -> None:
     """K-MTH-10: Kinto answers 500 here; kintogql records full objects."""
-    await client.put("/v1/buckets/b/collections/c/records/r", json={"data": {"a": 1, "b": 2}}, headers=ALICE)
+    await client.put(
+        "/v1/buckets/b/collections/c/records/r", json={"data": {"a": 1, "b": 2}}, headers=ALICE
+    )
     r = await client.patch(
         "/v1/buckets/b/collections/c/records/r",
         json={"data": {"a": 5, "b": 2}},
@@ -225,7 +242,8 @@ async def test_response_behavior_works_with_history(
     assert r.status_code == 200
     assert r.json() == {"data": expected}
     entry = (await _history(client, "?action=update"))[0]
-    assert entry["target"]["data"]["a"] == 5 and entry["target"]["data"]["b"] == 2
+    assert entry["target"]["data"]["a"] == 5
+    assert entry["target"]["data"]["b"] == 2
 
 
 async def test_history_disabled_means_no_endpoint(make_client) -> None:  # type: ignore[no-untyped-def]

@@ -20,7 +20,9 @@ async def client(make_client: Any) -> httpx.AsyncClient:
     return c
 
 
-async def _all(client: httpx.AsyncClient, headers: dict[str, str], query: str = "") -> list[dict[str, Any]]:
+async def _all(
+    client: httpx.AsyncClient, headers: dict[str, str], query: str = ""
+) -> list[dict[str, Any]]:
     entries: list[dict[str, Any]] = []
     url: str | None = f"/v1/permissions{query}"
     while url:
@@ -47,21 +49,40 @@ async def test_lists_objects_with_direct_aces(client: httpx.AsyncClient) -> None
         "/buckets/b/collections/c/records/r",
     }
     bucket = entries["/buckets/b"]
-    assert bucket["resource_name"] == "bucket" and bucket["id"] == "b" and bucket["bucket_id"] == "b"
-    assert set(bucket["permissions"]) == {"write", "read", "read:attributes", "collection:create", "group:create"}
+    assert (
+        bucket["resource_name"] == "bucket"
+    )
+    assert (
+        bucket["id"] == "b"
+    )
+    assert (
+        bucket["bucket_id"] == "b"
+    )
+    assert set(bucket["permissions"]) == {
+        "write",
+        "read",
+        "read:attributes",
+        "collection:create",
+        "group:create",
+    }
     coll = entries["/buckets/b/collections/c"]
     assert set(coll["permissions"]) == {"write", "read", "read:attributes", "record:create"}
     assert coll["collection_id"] == "c"
     record = entries["/buckets/b/collections/c/records/r"]
-    assert record["record_id"] == "r" and record["collection_id"] == "c"
+    assert record["record_id"] == "r"
+    assert record["collection_id"] == "c"
     assert entries["/"] == {"uri": "/", "resource_name": "root", "permissions": ["bucket:create"]}
 
 
 async def test_shared_objects_and_settings_grants(make_client: Any) -> None:
-    c = await make_client(experimental_permissions_endpoint=True, bucket_read_principals="system.Authenticated")
+    c = await make_client(
+        experimental_permissions_endpoint=True, bucket_read_principals="system.Authenticated"
+    )
     await c.put("/v1/buckets/b", headers=ALICE)
     bob_id = (await c.get("/v1/", headers=BOB)).json()["user"]["id"]
-    await c.put("/v1/buckets/b/collections/c", json={"permissions": {"read": [bob_id]}}, headers=ALICE)
+    await c.put(
+        "/v1/buckets/b/collections/c", json={"permissions": {"read": [bob_id]}}, headers=ALICE
+    )
     entries = {e["uri"]: e for e in await _all(c, BOB)}
     assert entries["/buckets/b/collections/c"]["permissions"] == ["read", "read:attributes"]
     assert entries["/buckets/b"]["permissions"] == ["read", "read:attributes"]

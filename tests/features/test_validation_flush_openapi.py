@@ -28,7 +28,9 @@ async def test_schema_capability(client: httpx.AsyncClient) -> None:
 
 async def test_collection_schema_is_enforced_and_stamped(client: httpx.AsyncClient) -> None:
     """K-VAL-2, K-VAL-4, K-VAL-5."""
-    r = await client.put("/v1/buckets/b/collections/c", json={"data": {"schema": SCHEMA}}, headers=ALICE)
+    r = await client.put(
+        "/v1/buckets/b/collections/c", json={"data": {"schema": SCHEMA}}, headers=ALICE
+    )
     collection_ts = r.json()["data"]["last_modified"]
     r = await client.post(RECORDS, json={"data": {"other": 1}}, headers=ALICE)
     assert r.status_code == 400
@@ -37,10 +39,13 @@ async def test_collection_schema_is_enforced_and_stamped(client: httpx.AsyncClie
         "errno": 107,
         "error": "Invalid parameters",
         "message": "'title' is a required property",
-        "details": [{"location": "body", "name": "title", "description": "'title' is a required property"}],
+        "details": [
+            {"location": "body", "name": "title", "description": "'title' is a required property"}
+        ],
     }
     r = await client.post(RECORDS, json={"data": {"title": 3}}, headers=ALICE)
-    assert r.status_code == 400 and r.json()["details"][0]["name"] == "title"
+    assert r.status_code == 400
+    assert r.json()["details"][0]["name"] == "title"
     r = await client.post(RECORDS, json={"data": {"title": "ok"}}, headers=ALICE)
     assert r.status_code == 201
     assert r.json()["data"]["schema"] == collection_ts
@@ -53,7 +58,9 @@ async def test_collection_schema_is_enforced_and_stamped(client: httpx.AsyncClie
 async def test_ignored_fields(client: httpx.AsyncClient) -> None:
     """K-VAL-3: id, last_modified and the schema stamp are not validated."""
     strict = {"type": "object", "additionalProperties": False, "required": ["id", "last_modified"]}
-    await client.put("/v1/buckets/b/collections/c", json={"data": {"schema": strict}}, headers=ALICE)
+    await client.put(
+        "/v1/buckets/b/collections/c", json={"data": {"schema": strict}}, headers=ALICE
+    )
     r = await client.put(f"{RECORDS}/r", json={"data": {}}, headers=ALICE)
     assert r.status_code == 201
     r = await client.put(f"{RECORDS}/r", json={"data": {"x": 1}}, headers=ALICE)
@@ -80,12 +87,20 @@ async def test_bucket_schemas(client: httpx.AsyncClient) -> None:
     r = await client.patch("/v1/buckets/b", json={"data": bucket_schemas}, headers=ALICE)
     assert r.status_code == 200
     assert (await client.put(f"{RECORDS}/x", json={"data": {}}, headers=ALICE)).status_code == 400
-    assert (await client.put(f"{RECORDS}/x", json={"data": {"r": 1}}, headers=ALICE)).status_code == 201
-    assert (await client.put("/v1/buckets/b/collections/d", json={"data": {}}, headers=ALICE)).status_code == 400
-    assert (await client.put("/v1/buckets/b/collections/d", json={"data": {"c": 1}}, headers=ALICE)).status_code == 201
+    assert (
+        await client.put(f"{RECORDS}/x", json={"data": {"r": 1}}, headers=ALICE)
+    ).status_code == 201
+    assert (
+        await client.put("/v1/buckets/b/collections/d", json={"data": {}}, headers=ALICE)
+    ).status_code == 400
+    assert (
+        await client.put("/v1/buckets/b/collections/d", json={"data": {"c": 1}}, headers=ALICE)
+    ).status_code == 201
     g = await client.put("/v1/buckets/b/groups/g", json={"data": {"members": []}}, headers=ALICE)
     assert g.status_code == 400
-    g = await client.put("/v1/buckets/b/groups/g", json={"data": {"members": [], "g": 1}}, headers=ALICE)
+    g = await client.put(
+        "/v1/buckets/b/groups/g", json={"data": {"members": [], "g": 1}}, headers=ALICE
+    )
     assert g.status_code == 201
 
 
@@ -93,7 +108,9 @@ async def test_bucket_schemas(client: httpx.AsyncClient) -> None:
     ("url", "field"),
     [("/v1/buckets/b/collections/c", "schema"), ("/v1/buckets/b", "record:schema")],
 )
-async def test_schemas_must_be_valid_json_schemas(client: httpx.AsyncClient, url: str, field: str) -> None:
+async def test_schemas_must_be_valid_json_schemas(
+    client: httpx.AsyncClient, url: str, field: str
+) -> None:
     """K-VAL-1: checked even when validation is disabled."""
     r = await client.patch(url, json={"data": {field: {"type": "nope"}}}, headers=ALICE)
     assert r.status_code == 400
@@ -105,7 +122,8 @@ async def test_disabled_validation_accepts_anything(make_client: Any) -> None:
     await create_bucket_collection(c)
     await c.put("/v1/buckets/b/collections/c", json={"data": {"schema": SCHEMA}}, headers=ALICE)
     r = await c.post(RECORDS, json={"data": {}}, headers=ALICE)
-    assert r.status_code == 201 and "schema" not in r.json()["data"]
+    assert r.status_code == 201
+    assert "schema" not in r.json()["data"]
 
 
 async def test_flush_erases_everything(make_client: Any) -> None:
@@ -114,7 +132,8 @@ async def test_flush_erases_everything(make_client: Any) -> None:
     assert "flush_endpoint" in (await c.get("/v1/")).json()["capabilities"]
     await create_bucket_collection(c)
     r = await c.post("/v1/__flush__")
-    assert r.status_code == 202 and r.json() == {}
+    assert r.status_code == 202
+    assert r.json() == {}
     assert (await c.get("/v1/buckets", headers=ALICE)).json()["data"] == []
 
 
