@@ -190,3 +190,23 @@ def test_local_store_rejects_escaping_paths(tmp_path: Path) -> None:
     for bad in ("../x", "a/../../x", "/etc/passwd", "a//b", ""):
         with pytest.raises(InvalidDataError):
             store._resolve(bad)
+
+
+@pytest.mark.parametrize(
+    "raw", ["/attachments/../secret", "/attachments/b/../../secret", "/attachments/"]
+)
+async def test_file_server_refuses_raw_traversal(tmp_path: Path, raw: str) -> None:
+    """The ASGI file server itself, without client-side path normalisation."""
+    from kintogql.backends.files import LocalFileStore
+    from kintogql.rest.attachments import FileServer
+
+    (tmp_path / "secret").write_bytes(b"top secret")
+    server = FileServer(LocalFileStore(str(tmp_path / "root")), "/attachments/")
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await server({"type": "http", "method": "GET", "path": raw}, None, send)
+    assert sent[0]["status"] == 404
+    assert b"top secret" not in sent[1]["body"]
