@@ -140,3 +140,8 @@ class BackendError(KintoGQLError):
     """A storage or pub/sub backend failed (lost connection, pool timeout...). Retryable."""
 
     message = "Service temporary unavailable due to overloading or maintenance, please retry later."
+
+
+class TransientBackendError(BackendError):
+    """The transaction lost a race the database could not order (deadlock between writers of
+    several lists in opposite orders, serialization failure). Re-running it is safe."""

@@ -77,20 +77,25 @@ class RequestContext:
         if self._storage is not None:
             yield self._storage
             return
-        async with self.services.backend.transaction(readonly=readonly) as storage:
-            self._storage = storage
-            try:
-                yield storage
-            except BaseException:
-                self._storage = None
-                self.pending_events.clear()
-                callbacks, self.on_rollback = self.on_rollback, []
-                self.after_commit = []
-                for callback in callbacks:
-                    await callback()
-                raise
-            self._storage = None
+        try:
+            async with self.services.backend.transaction(readonly=readonly) as storage:
+                self._storage = storage
+                try:
+                    yield storage
+                finally:
+                    self._storage = None
+        except BaseException:
+            # The body failed, or the commit did: either way nothing was kept.
+            await self._rolled_back()
+            raise
         await self.commit_done()
+
+    async def _rolled_back(self) -> None:
+        self.pending_events.clear()
+        callbacks, self.on_rollback = self.on_rollback, []
+        self.after_commit = []
+        for callback in callbacks:
+            await callback()
 
     async def commit_done(self) -> None:
         events, self.pending_events = self.pending_events, []

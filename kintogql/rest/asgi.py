@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
+import random
 import re
 import time
 from email.utils import formatdate
@@ -30,6 +32,7 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; ",
     "X-Content-Type-Options": "nosniff",
 }
+TRANSIENT_RETRIES = 5
 _VERSION_RE = re.compile(r"^/v(\d+)(/.*)?$")
 
 
@@ -158,9 +161,16 @@ class RestApp:
             user_id = await self._authenticate(headers)
         except KintoGQLError as exc:  # e.g. throttled logins (429)
             return render(exc, settings, []), None
-        ctx = RequestContext(self.services, user_id, f"{scheme}://{host}/v1")
-        request = RestRequest(method, path, query_string, headers, body, ctx, scheme, host)
-        return await self.dispatch(request)
+        for _attempt in range(TRANSIENT_RETRIES):
+            # A transaction rolled back by a transient conflict (e.g. a deadlock between two
+            # batches writing several lists in opposite orders) is run again from scratch.
+            ctx = RequestContext(self.services, user_id, f"{scheme}://{host}/v1")
+            request = RestRequest(method, path, query_string, headers, body, ctx, scheme, host)
+            response, route = await self.dispatch(request)
+            if not response.retryable:
+                break
+            await asyncio.sleep(random.uniform(0.005, 0.05))
+        return response, route
 
     async def _authenticate(self, headers: Headers) -> str | None:
         return await authenticate(self.services, headers.get("authorization"))

@@ -15,6 +15,8 @@ import orjson
 from kintogql.errors import KintoGQLError, invalid
 from kintogql.resolvers.auth import authenticate
 from kintogql.resolvers.context import RequestContext, Services
+from kintogql.resolvers.locking import lock_lists
+from kintogql.resolvers.resources import RESOURCES, ListRef
 from kintogql.rest.http import Headers, RestRequest, RestResponse
 from kintogql.rest.routes import Router
 
@@ -104,8 +106,10 @@ def install(router: Router, services: Services, app: Any) -> None:
             known = (request.headers.get("authorization"), *identities)
             if authorization is not None and authorization not in known:
                 identities[authorization] = await authenticate(services, authorization)
+        written = [ref for sub in subs if (ref := _written_list(sub)) is not None]
         try:
-            async with request.ctx.transaction() as _storage:
+            async with request.ctx.transaction() as storage:
+                await lock_lists(request.ctx, storage, written)
                 responses = [await run_one(request, sub, identities) for sub in subs]
         except BatchAbortedError as aborted:
             return aborted.response
@@ -164,6 +168,21 @@ def install(router: Router, services: Services, app: Any) -> None:
             "headers": out_headers,
             "body": body_out,
         }
+
+    def _written_list(sub: dict[str, Any]) -> ListRef | None:
+        """The list a write sub-request locks, to take every lock up front in order."""
+        if sub.get("method", "GET") not in ("POST", "PUT", "PATCH", "DELETE"):
+            return None
+        path = unquote(sub["path"].split("?")[0])
+        path = path[3:] if path.startswith("/v1") else path
+        matched = router.match(path.rstrip("/") or "/")
+        if matched is None or matched[0].kind == "utility":
+            return None
+        route, params = matched
+        resource = route.name.removesuffix("-list")
+        if resource not in RESOURCES or "default" in (params.get("bid"), params.get("cid")):
+            return None
+        return ListRef(resource, params.get("bid"), params.get("cid"))
 
     router.add("batch", "/batch", {"POST": batch})
 

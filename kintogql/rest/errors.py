@@ -101,4 +101,6 @@ def render(exc: Exception, settings: Settings, challenges: list[str]) -> RestRes
         headers["Retry-After"] = str(exc.retry_after)
     if isinstance(exc, errors.BackendError) and exc.__cause__ is not None:
         logger.warning("Backend error: %r", exc.__cause__)
-    return error_response(status, errno, message, details, error, headers)
+    response = error_response(status, errno, message, details, error, headers)
+    response.retryable = isinstance(exc, errors.TransientBackendError)
+    return response

@@ -86,6 +86,8 @@ class RestResponse:
     headers: dict[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     """A pre-encoded body (non-JSON responses)."""
+    retryable: bool = False
+    """The request's transaction was rolled back by a transient conflict: run it again."""
 
     def encoded(self) -> bytes:
         if self.raw is not None:

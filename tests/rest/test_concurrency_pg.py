@@ -154,3 +154,30 @@ async def test_concurrent_first_reads_of_a_new_collection_all_succeed(make_clien
     responses = await asyncio.gather(*(client.get(url, headers=ALICE) for _ in range(20)))
     assert {r.status_code for r in responses} == {200}
     assert len({r.headers["ETag"] for r in responses}) == 1
+
+
+@pytest.mark.parametrize("includes", ["", "kinto.plugins.history"])
+async def test_batches_writing_two_collections_in_opposite_orders_all_succeed(
+    make_client, includes: str
+) -> None:
+    """Batches lock their lists in one global order (and a deadlock would be retried), so
+    none fails — with history too, whose list every write of a bucket shares."""
+    client = await make_client(storage_pool_size=12, includes=includes)
+    await prepare(client)
+    await client.put("/v1/buckets/b/collections/d", headers=ALICE)
+
+    def batch(first: str, second: str, n: int) -> dict[str, object]:
+        return {
+            "requests": [
+                {"method": "PUT", "path": f"/buckets/b/collections/{first}/records/{first}{n}"},
+                {"method": "PUT", "path": f"/buckets/b/collections/{second}/records/{first}{n}"},
+            ]
+        }
+
+    batches = [batch("c", "d", n) if n % 2 else batch("d", "c", n) for n in range(40)]
+    responses = await asyncio.gather(
+        *(client.post("/v1/batch", json=b, headers=ALICE) for b in batches)
+    )
+    assert {r.status_code for r in responses} == {200}
+    statuses = {sub["status"] for r in responses for sub in r.json()["responses"]}
+    assert statuses == {201}

@@ -28,7 +28,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from kintogql.backends.base import Backend, ObjectKey, Storage
 from kintogql.backends.postgresql import queries
-from kintogql.errors import BackendError, ObjectNotFoundError, UnicityError, invalid
+from kintogql.errors import (
+    BackendError,
+    ObjectNotFoundError,
+    TransientBackendError,
+    UnicityError,
+    invalid,
+)
 from kintogql.models import (
     ACL,
     Filter,
@@ -55,6 +61,8 @@ def translate_errors() -> Iterator[None]:
         yield
     except pg_errors.UniqueViolation as exc:
         raise UnicityError() from exc
+    except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+        raise TransientBackendError() from exc
     except psycopg.DataError as exc:
         # E.g. a NUL character, which neither ``text`` nor ``jsonb`` can store.
         detail = exc.diag.message_primary or "invalid value"
