@@ -297,6 +297,17 @@ async def create_object(
         return await _create(ctx, storage, tree, ref, data, acl)
 
 
+async def create_implicitly(
+    ctx: RequestContext, storage: Storage, list_ref: ListRef, object_id: str
+) -> None:
+    """Create an empty object if missing, ignoring permissions (the default bucket's implicit
+    creations, K-DEF-3). The caller becomes a writer and history records it as usual."""
+    await storage.lock(list_ref.resource, list_ref.parent_id)
+    tree = await load_tree(ctx, storage, list_ref, object_id)
+    if tree.obj is None:
+        await _create(ctx, storage, tree, list_ref.object(object_id), {}, {})
+
+
 async def _create(
     ctx: RequestContext,
     storage: Storage,
