@@ -11,6 +11,7 @@ from typing import Any
 from starlette.requests import HTTPConnection
 from strawberry.dataloader import DataLoader
 
+from kintogql.errors import KintoGQLError
 from kintogql.resolvers import batching
 from kintogql.resolvers.auth import authenticate
 from kintogql.resolvers.context import RequestContext, Services
@@ -61,14 +62,21 @@ class GraphQLContext:
     ctx: RequestContext
     loaders: Loaders
     request: HTTPConnection | None = None
+    auth_error: KintoGQLError | None = None
+    """Authentication refused the credentials outright (e.g. throttled logins): every
+    operation answers with this error instead of running."""
 
 
 async def build_context(
     services: Services, request: HTTPConnection | None, authorization: str | None
 ) -> GraphQLContext:
-    user_id = await authenticate(services, authorization)
+    auth_error = None
+    try:
+        user_id = await authenticate(services, authorization)
+    except KintoGQLError as exc:
+        user_id, auth_error = None, exc
     base_url = "http://localhost:8888/v1"
     if request is not None:
         base_url = f"{request.url.scheme}://{request.url.netloc}/v1"
     ctx = RequestContext(services, user_id, base_url)
-    return GraphQLContext(ctx, Loaders(ctx), request)
+    return GraphQLContext(ctx, Loaders(ctx), request, auth_error)

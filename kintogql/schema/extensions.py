@@ -52,11 +52,12 @@ class OperationTransaction(SchemaExtension):
             return
         ctx = context.ctx
         readonly = operation is not OperationType.MUTATION
-        if not readonly and ctx.settings.readonly:
+        refusal: KintoGQLError | None = context.auth_error
+        if refusal is None and not readonly and ctx.settings.readonly:
             # REST answers 405 to every write in read-only mode; so does GraphQL.
-            execution.result = GraphQLExecutionResult(
-                data=None, errors=[domain_error(MethodNotAllowedError())]
-            )
+            refusal = MethodNotAllowedError()
+        if refusal is not None:
+            execution.result = GraphQLExecutionResult(data=None, errors=[domain_error(refusal)])
             yield
             return
         try:
