@@ -235,6 +235,8 @@ class RedisPubSub(PubSub):
                 ping_sent = True
                 continue
             ping_sent = False
+            if not isinstance(response, list) or len(response) < 2:
+                continue  # a PONG outside any subscription is a plain b"PONG"
             kind, channel = response[0], response[1].decode()
             if kind == b"message":
                 state = self._channels.get(channel)

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kintogql.backends.base import Storage
-from kintogql.backends.memory.matching import matches_all, sort_objects
 from kintogql.errors import invalid
+from kintogql.matching import matches_all, sort_objects
 from kintogql.models import (
     ACCOUNT,
     BUCKET,

@@ -41,8 +41,8 @@ from typing import Any, Final
 import orjson
 
 from kintogql.backends.base import Storage
-from kintogql.backends.memory.matching import matches_all
 from kintogql.errors import KintoGQLError, ObjectNotFoundError
+from kintogql.matching import matches_all
 from kintogql.models import BUCKET, ChangeEvent, Filter, FilterOp, Sort, StoredObject
 from kintogql.resolvers import objects
 from kintogql.resolvers.context import RequestContext, Services
@@ -223,7 +223,7 @@ async def _read_changes(
 
 # REST's rule for readers of shared objects only (403/401 when they hold no grant at all).
 # objects.py is renaming it to a public name; accept either while that lands.
-_check_shared_access: Any = getattr(objects, "list_visibility", None) or objects.list_visibility
+_check_shared_access = objects.list_visibility
 
 
 def _holds_any(row: StoredObject, visibility: Any) -> bool:

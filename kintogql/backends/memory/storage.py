@@ -12,8 +12,8 @@ from typing import Any
 import orjson
 
 from kintogql.backends.base import Backend, ObjectKey, Storage
-from kintogql.backends.memory.matching import matches_all, resolve, sort_objects
 from kintogql.errors import ObjectNotFoundError, UnicityError
+from kintogql.matching import matches_all, resolve, sort_objects
 from kintogql.models import (
     ACL,
     HISTORY,

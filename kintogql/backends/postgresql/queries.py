@@ -1,5 +1,5 @@
 """Kinto filters, sorts and pagination compiled to SQL, with exactly the semantics of
-``backends/memory/matching.py`` (K-LST-3, K-LST-4, K-LST-5).
+``kintogql/matching.py`` (K-LST-3, K-LST-4, K-LST-5).
 
 Field names and values only ever travel as query parameters: a dotted field becomes a
 ``text[]`` path parameter of ``data #> path``. The SQL text therefore depends only on the

@@ -1,4 +1,5 @@
-"""Kinto's filter and sort semantics evaluated in Python (K-LST-3, K-LST-4, K-LST-5)."""
+"""Kinto's filter and sort semantics evaluated in Python (K-LST-3, K-LST-4, K-LST-5): the
+memory backend, live subscriptions and closed-schema endpoints share them."""
 
 from __future__ import annotations
 
