@@ -58,6 +58,8 @@ class ObjectResult:
     permissions: ACL | None
     """The ACL when the caller may see it (K-OBJ-10), else None."""
     created: bool = False
+    previous: StoredObject | None = None
+    """The object before an update (for PATCH's ``Response-Behavior``)."""
 
 
 @dataclass
@@ -376,7 +378,9 @@ async def _update(
     )
     tree.obj = obj
     await _record_change(ctx, storage, Change(ref, Action.UPDATE, existing, obj, tree))
-    return _result(obj, tree)
+    result = _result(obj, tree)
+    result.previous = existing
+    return result
 
 
 async def _existing_for_write(

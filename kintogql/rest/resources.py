@@ -133,14 +133,12 @@ def make_object_handlers(resource: str) -> dict[str, Any]:
             data, permissions = envelope(request)
             patch_obj = Patch(kind, data=data, permissions=permissions)
             sent = data or {}
-        old = None
-        if behavior != "full":
-            old = (await objects.get_object(request.ctx, ref)).obj.data
         result = await objects.patch_object(request.ctx, ref, patch_obj, conditions)
         headers = timestamp_headers(result.obj.last_modified)
         if behavior == "full":
             return RestResponse(200, _object_body(result), headers)
         new = result.obj.data
+        old = result.previous.data if result.previous is not None else None
         changed = {
             k: new.get(k) for k in sent if k in new and (old is None or old.get(k) != new.get(k))
         }

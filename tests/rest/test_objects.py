@@ -333,3 +333,16 @@ async def test_fields_projection_keeps_id_and_last_modified(client) -> None:
     assert "permissions" not in single
     data = single["data"]
     assert data == {"id": "r1", "last_modified": data["last_modified"], "a": {"b": 1}}
+
+
+@pytest.mark.parametrize(("behavior", "expected"), [("light", {"b": 3}), ("diff", {})])
+async def test_response_behavior_returns_only_changed_fields(client, behavior, expected) -> None:
+    """K-MTH-10."""
+    await setup_collection(client)
+    url = "/v1/buckets/b/collections/c/records/r1"
+    await client.put(url, json={"data": {"a": 1, "b": 2}}, headers=ALICE)
+    response = await client.patch(
+        url, json={"data": {"a": 1, "b": 3}}, headers={**ALICE, "Response-Behavior": behavior}
+    )
+    assert response.status_code == 200
+    assert response.json() == {"data": expected}
