@@ -231,12 +231,12 @@ async def test_account_principal_can_be_granted(features: Any) -> None:
     assert (await c.put("/v1/buckets/e", headers=basic("eve"))).status_code == 403
 
 
+@pytest.mark.parametrize("backend_kind", ["postgresql"])
 async def test_create_user_command_bootstraps_an_admin(
     backend_kind: str, features: Any, tmp_path: Any
 ) -> None:
-    """K-ACC-7."""
-    if backend_kind == "memory":
-        pytest.skip("the command opens its own backend; memory storage is per process")
+    """K-ACC-7 (PostgreSQL only: the command opens its own backend, and memory storage lives
+    in one process)."""
     from tests.features.conftest import FEATURES_PG_URL
 
     settings = build_settings(
