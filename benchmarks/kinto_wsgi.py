@@ -11,6 +11,7 @@ from pyramid.paster import get_app, setup_logging
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
 ini_path = os.environ.get("KINTO_INI", os.path.join(_HERE, "kinto.ini"))
+os.environ["KINTO_INI"] = ini_path  # kinto.config reads it back for the root "config" info
 
 try:
     setup_logging(ini_path)

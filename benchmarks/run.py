@@ -803,7 +803,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--kinto-venv", default=os.environ.get("KINTO_BENCH_VENV", "/work/kinto-bench-venv")
     )
     p.add_argument("--kinto-server", choices=["auto", "granian", "gunicorn"], default="auto")
-    p.add_argument("--kinto-threads", type=int, default=8, help="Kinto threads per worker")
+    p.add_argument("--kinto-threads", type=int, default=4, help="Kinto threads per worker")
     p.add_argument(
         "--pool-size", type=int, default=10, help="PostgreSQL pool size per worker (both)"
     )
@@ -978,7 +978,6 @@ def main(argv: list[str] | None = None) -> int:
             f"{s.name} {s.info.get('project_version')} ({shlex.join(s.cmd[:1])})" for s in servers
         )
         md.insert(3, f"Servers: {servers_line}")
-        md.insert(4, "")
         md_path.write_text("\n".join(md))
         print()
         print(fmt_table(results, markdown=False))
