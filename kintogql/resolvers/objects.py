@@ -60,6 +60,8 @@ class ObjectResult:
     created: bool = False
     previous: StoredObject | None = None
     """The object before an update (for PATCH's ``Response-Behavior``)."""
+    cache_expires: int | None = None
+    """The parent collection's ``cache_expires`` for records (K-CC-7)."""
 
 
 @dataclass
@@ -68,6 +70,8 @@ class Page:
     timestamp: int
     next_token: PageToken | None
     size: int
+    cache_expires: int | None = None
+    """The parent collection's ``cache_expires`` for records (K-CC-7)."""
 
 
 @dataclass
@@ -91,7 +95,14 @@ DATA_HOOKS: dict[str, list[DataHook]] = {}
 
 def _result(obj: StoredObject, tree: Tree, created: bool = False) -> ObjectResult:
     shown = obj.permissions if shows_permissions(obj, tree.principals) else None
-    return ObjectResult(obj, shown, created)
+    return ObjectResult(obj, shown, created, cache_expires=_cache_expires(tree))
+
+
+def _cache_expires(tree: Tree) -> int | None:
+    if tree.list.resource != "record" or tree.collection is None:
+        return None
+    value = tree.collection.data.get("cache_expires")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _forced_timestamp(data: dict[str, Any]) -> int | None:
@@ -183,6 +194,7 @@ async def list_objects(
         visibility = await list_visibility(ctx, storage, tree, write=False)
         tree.require_parent()
         page = await fetch_page(ctx, storage, list_ref, query, visibility)
+        page.cache_expires = _cache_expires(tree)
         preconditions.check_list(page.timestamp, read=True)
         total = None
         if count:

@@ -83,9 +83,9 @@ def _object_body(result: objects.ObjectResult) -> dict[str, Any]:
     return {"data": result.obj.data, "permissions": result.permissions or {}}
 
 
-def _cache(request: RestRequest, resource: str) -> dict[str, str]:
+def _cache(request: RestRequest, resource: str, expires: int | None) -> dict[str, str]:
     return cache_headers(
-        request, resource, None, request.params.get("bid"), request.params.get("cid")
+        request, resource, expires, request.params.get("bid"), request.params.get("cid")
     )
 
 
@@ -98,7 +98,10 @@ def make_object_handlers(resource: str) -> dict[str, Any]:
         conditions = preconditions(request)
         fields = _fields_param(request)
         result = await objects.get_object(request.ctx, ref, conditions)
-        headers = {**timestamp_headers(result.obj.last_modified), **_cache(request, resource)}
+        headers = {
+            **timestamp_headers(result.obj.last_modified),
+            **_cache(request, resource, result.cache_expires),
+        }
         if fields is not None:
             return RestResponse(200, {"data": project(result.obj.data, fields)}, headers)
         return RestResponse(200, _object_body(result), headers)
@@ -195,7 +198,10 @@ def make_list_handlers(resource: str) -> dict[str, Any]:
         page, total = await objects.list_objects(
             request.ctx, ref, parsed.query, conditions, count=head
         )
-        headers = {**timestamp_headers(page.timestamp), **_cache(request, resource)}
+        headers = {
+            **timestamp_headers(page.timestamp),
+            **_cache(request, resource, page.cache_expires),
+        }
         if parsed.deprecated_to:
             headers["Alert"] = _to_alert(request)
         if head:

@@ -215,3 +215,23 @@ async def test_non_utf8_query_is_400(client) -> None:
     """K-OBJ-12."""
     response = await client.get("/v1/buckets?a=%ff", headers=ALICE)
     assert response.status_code == 400
+
+
+async def test_collection_cache_expires_applies_to_anonymous_record_reads(client) -> None:
+    """K-CC-7: only anonymous reads get `max-age` from the collection."""
+    await client.put(
+        "/v1/buckets/b",
+        json={"permissions": {"read": ["system.Everyone"]}},
+        headers=ALICE,
+    )
+    await client.put(
+        "/v1/buckets/b/collections/c", json={"data": {"cache_expires": 60}}, headers=ALICE
+    )
+    await client.put(RECORD, json={"data": {}}, headers=ALICE)
+    anonymous = await client.get(RECORD)
+    assert anonymous.headers["Cache-Control"] == "max-age=60"
+    assert "Expires" in anonymous.headers
+    listing = await client.get("/v1/buckets/b/collections/c/records")
+    assert listing.headers["Cache-Control"] == "max-age=60"
+    authenticated = await client.get(RECORD, headers=ALICE)
+    assert authenticated.headers["Cache-Control"] == "no-cache, no-store"
