@@ -7,9 +7,12 @@ import fnmatch
 import random
 import re
 import time
+from datetime import date
 from email.utils import formatdate
 from typing import Any
 from urllib.parse import unquote
+
+import orjson
 
 from kintogql.errors import (
     ErrorDetail,
@@ -143,6 +146,13 @@ class RestApp:
         headers: Headers,
     ) -> tuple[RestResponse, Route | None]:
         settings = self.services.settings
+        if self._end_of_service() == "hard-eol":
+            response = error_response(
+                410,
+                202,
+                "The service you are trying to connect no longer exists at this location.",
+            )
+            return response, None
         redirect = self._version_redirect(method, path, query_string)
         if redirect is not None:
             return redirect, None
@@ -174,6 +184,27 @@ class RestApp:
 
     async def _authenticate(self, headers: Headers) -> str | None:
         return await authenticate(self.services, headers.get("authorization"))
+
+    def _end_of_service(self) -> str | None:
+        """``soft-eol`` before the configured end-of-service date, ``hard-eol`` after."""
+        eos = self.services.settings.eos
+        if not eos:
+            return None
+        try:
+            day = date.fromisoformat(str(eos))
+        except ValueError:
+            return None
+        return "hard-eol" if date.today() > day else "soft-eol"
+
+    def _eos_alert(self, code: str) -> str:
+        settings = self.services.settings
+        return orjson.dumps(
+            {
+                "code": code,
+                "message": settings.eos_message,
+                "url": settings.eos_url or settings.project_docs,
+            }
+        ).decode()
 
     def _version_redirect(self, method: str, path: str, query: str) -> RestResponse | None:
         settings = self.services.settings
@@ -279,6 +310,10 @@ class RestApp:
         headers["Access-Control-Expose-Headers"] = ", ".join([*BASE_EXPOSED, *extra])
         if self.services.settings.backoff is not None:
             headers["Backoff"] = str(self.services.settings.backoff)
+        eos = self._end_of_service()
+        if eos is not None:
+            # K-HDR-4/5: the end-of-service alert wins over any other.
+            headers["Alert"] = self._eos_alert(eos)
         if response.raw is None and (response.body is not None or response.status >= 400):
             headers.setdefault("Content-Type", "application/json")
         elif response.status in (307,):

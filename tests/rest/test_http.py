@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import orjson
 import pytest
 
 from tests.conftest import ALICE
@@ -235,3 +236,22 @@ async def test_collection_cache_expires_applies_to_anonymous_record_reads(client
     assert listing.headers["Cache-Control"] == "max-age=60"
     authenticated = await client.get(RECORD, headers=ALICE)
     assert authenticated.headers["Cache-Control"] == "no-cache, no-store"
+
+
+@pytest.mark.parametrize(
+    ("eos", "status", "code"), [("2000-01-01", 410, "hard-eol"), ("2999-01-01", 200, "soft-eol")]
+)
+async def test_end_of_service_alerts_then_answers_410(make_client, eos, status, code) -> None:
+    """K-HDR-4, K-HDR-5."""
+    client = await make_client(eos=eos, eos_message="bye", eos_url="http://x")
+    response = await client.get("/v1/")
+    assert response.status_code == status
+    assert orjson.loads(response.headers["Alert"]) == {
+        "code": code,
+        "message": "bye",
+        "url": "http://x",
+    }
+    if status == 410:
+        assert response.json()["errno"] == 202
+    else:
+        assert response.json()["eos"] == eos
