@@ -20,6 +20,7 @@ from kintogql.errors import TooLargeError
 from kintogql.resolvers.context import Services
 from kintogql.schema.context import GraphQLContext, Loaders, build_context
 from kintogql.schema.errors import domain_error
+from kintogql.schema.fanout import FanoutTransportWSHandler
 from kintogql.schema.schema import build_schema
 from kintogql.schema.subscriptions import (
     WEBSOCKET_OPTIONS,
@@ -34,6 +35,9 @@ BATCH_SETTING = "graphql_batch_max"
 
 
 class KintoGraphQL(LiveWebSocketMixin, GraphQL[GraphQLContext, None]):
+    # Identical subscriptions share one execution (kintogql/schema/fanout.py).
+    graphql_transport_ws_handler_class = FanoutTransportWSHandler
+
     def __init__(self, services: Services) -> None:
         settings = services.settings
         self.services = services

@@ -114,8 +114,12 @@ async def _stream(info: Info, changes: Any) -> AsyncGenerator[Change, None]:
         async for change in changes:
             yield to_change(change)
     except live.SlowConsumerError:
+        # A shared execution (kintogql.schema.fanout) closes all its members itself.
+        hook = getattr(info.context, "on_slow_consumer", None)
         request = info.context.request
-        if isinstance(request, WebSocket):
+        if callable(hook):
+            hook()
+        elif isinstance(request, WebSocket):
             await request.close(SLOW_CONSUMER_CLOSE_CODE, "Too slow: resume with since")
         raise
     except KintoGQLError as exc:
@@ -201,12 +205,21 @@ class LiveWebSocketMixin:
 
 async def authenticate_connection(services: Services, context: GraphQLContext) -> None:
     """``on_ws_connect``: (re)authenticate with the ``connection_init`` payload. Raises
-    ``ConnectionRejectionError`` (close 4403) when credentials are given but fail."""
+    ``ConnectionRejectionError`` when credentials are given but fail, or when
+    authentication refuses them outright (``KintoGQLError``, e.g. ``TooManyRequestsError``
+    for throttled logins): graphql-transport-ws closes with 4403 (its 4429 means "second
+    ``connection_init``", so it is not reused), the legacy graphql-ws answers
+    ``connection_error`` with the payload (``message`` and ``code``) and closes."""
     params = getattr(context, "connection_params", None)
     authorization = connection_authorization(params, context.request)
     if authorization is None:
         return
-    user_id = await authenticate(services, authorization)
+    try:
+        user_id = await authenticate(services, authorization)
+    except KintoGQLError as exc:
+        raise ConnectionRejectionError(
+            {"message": exc.message, "code": type(exc).__name__}
+        ) from exc
     if user_id is None or parse_basic(authorization) is None:
         raise ConnectionRejectionError({"message": "Invalid credentials"})
     context.ctx.user_id = user_id

@@ -1,0 +1,437 @@
+"""Shared execution of identical subscription operations (graphql-transport-ws).
+
+Without sharing, every subscriber runs its own ``schema.stream``: the selection is
+executed and the ``next`` message JSON-encoded once per event AND per subscriber. Here,
+subscription operations of one process with the same (query text, operation name,
+variables, user id or anonymous) form a ``Group``: the first subscriber starts ONE
+``schema.stream`` with a context of its own (the user's, not tied to any connection); each
+``ExecutionResult`` becomes the ``next`` payload, encoded once with orjson; every member
+gets that string through its own bounded queue, and its operation task only splices its
+operation id in (``{"id":…,"type":"next","payload":…}``) and sends a text frame.
+
+- Members join and leave at any time (a ``complete`` from the client, a closed
+  connection). When the last one leaves, the group's task is cancelled and its stream
+  closed (``aclose``): the live feed subscription behind it goes away.
+- The end of the stream (``complete``), a validation ``error`` or an error result reach
+  every member, with the same protocol messages and rules as Strawberry's unshared path
+  (no message after ``complete``/``error``; the id is released before the final message).
+- A member more than ``queue_size`` messages behind (the live registry's
+  ``QUEUE_SIZE``, 2,000 by default) has its connection closed with 4008, like the
+  slow-consumer rule of unshared subscriptions; the others go on. A group whose own
+  feed subscription falls behind (execution slower than the writes) closes every member
+  with 4008.
+
+Joining. A subscription without ``since`` starts "now": it joins its group's live
+position, between two events (deliveries to members happen without awaiting, so a member
+is never added in the middle of one). The group is a subscriber of the same live feed
+(same list, filters and user) a fresh subscription would join, so every change committed
+after the joiner's ``subscribe`` is delivered to the group after the join, hence to the
+joiner. Like a fresh subscription (whose feed position also trails commits by the
+doorbell's latency) it may additionally receive a change committed just before its
+``subscribe`` that the group had not delivered yet. An operation whose text mentions
+``since`` (resume: a backlog from storage, or a ``RESYNC``) is only shared until its group
+delivers its first message; a later identical subscriber starts a new group, so nobody
+receives a backlog or a ``RESYNC`` meant for someone else, nor misses its own.
+
+Limitations: the access check a fresh subscription makes at start (404/403) is made once
+per group; a joiner of a running group relies on the feed's re-check (at least every
+``POLL_INTERVAL``), so during that second after a revocation it may still join. Queries
+and mutations over WebSocket, unparsable operations, connections whose credentials were
+refused (``auth_error``) and the legacy ``graphql-ws`` protocol keep Strawberry's unshared
+path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+from graphql import (
+    GraphQLError,
+    GraphQLFormattedError,
+    GraphQLSyntaxError,
+    OperationType,
+    get_operation_ast,
+    parse,
+)
+from strawberry.schema.exceptions import CannotGetOperationTypeError
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+    Operation,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ErrorMessage
+from strawberry.types.execution import ExecutionResult, PreExecutionError
+from strawberry.utils.aio import aclosing
+
+from kintogql.resolvers import subscriptions as live
+from kintogql.resolvers.context import RequestContext, Services
+from kintogql.schema.context import GraphQLContext, Loaders
+
+if TYPE_CHECKING:
+    from strawberry.schema import BaseSchema
+
+logger = logging.getLogger(__name__)
+
+SLOW_MEMBER_CLOSE_CODE: Final = 4008
+SLOW_MEMBER_REASON: Final = "Too slow: resume with since"
+PARSE_CACHE_SIZE: Final = 256
+
+GroupKey = tuple[str, str | None, bytes, str | None]
+
+
+# -- what a group ends with -----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """An ``error`` message (its payload: formatted GraphQL errors)."""
+
+    errors: list[GraphQLFormattedError]
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the member's connection (e.g. 4400 for a document that cannot run)."""
+
+    code: int
+    reason: str
+
+
+Terminal = Complete | Failed | Close
+
+
+class Member:
+    """One operation of one connection in a group: a bounded queue of encoded payloads."""
+
+    __slots__ = ("_wake", "items", "overflowed", "queue_size", "terminal")
+
+    def __init__(self, queue_size: int) -> None:
+        self.queue_size = queue_size
+        self.items: deque[str] = deque()
+        self._wake = asyncio.Event()
+        self.overflowed = False
+        self.terminal: Terminal | None = None
+
+    def push(self, payload: str) -> None:
+        if self.overflowed or self.terminal is not None:
+            return
+        if len(self.items) >= self.queue_size:
+            self.overflowed = True
+            self.items.clear()  # memory stays bounded whatever the client does
+        else:
+            self.items.append(payload)
+        self._wake.set()
+
+    def finish(self, terminal: Terminal) -> None:
+        if self.terminal is None:
+            self.terminal = terminal
+            self._wake.set()
+
+    async def wait(self) -> None:
+        await self._wake.wait()
+        self._wake.clear()
+
+
+def encode_payload(result: ExecutionResult) -> str:
+    """The ``next`` payload of ``result``, as JSON text."""
+    payload: dict[str, Any] = {"data": result.data}
+    if result.errors:
+        payload["errors"] = [err.formatted for err in result.errors]
+    if result.extensions:
+        payload["extensions"] = result.extensions
+    try:
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # e.g. integers beyond 64 bits
+        return json.dumps(payload, separators=(",", ":"))
+
+
+class Group:
+    """One ``schema.stream`` shared by every member."""
+
+    def __init__(
+        self,
+        registry: FanoutRegistry,
+        key: GroupKey,
+        schema: BaseSchema,
+        context: GraphQLContext,
+        variables: dict[str, Any] | None,
+        *,
+        resumable: bool,
+    ) -> None:
+        self.registry = registry
+        self.key = key
+        self.schema = schema
+        self.context = context
+        self.variables = variables
+        self.resumable = resumable
+        self.members: dict[Member, None] = {}
+        self.delivered = 0
+        self.done = False
+        self.stream_closed = False
+        self.slow = False
+        self.task: asyncio.Task[None] | None = None
+
+    @property
+    def joinable(self) -> bool:
+        return not self.done and (self.delivered == 0 or not self.resumable)
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._run(), name="kintogql-fanout")
+
+    def on_slow_consumer(self) -> None:
+        """Called by the resolver when the group's own feed subscription overflowed."""
+        self.slow = True
+
+    def remove(self, member: Member) -> None:
+        self.members.pop(member, None)
+        if not self.members and not self.done:
+            self.done = True
+            self.registry._forget(self)
+            if self.task is not None:
+                self.task.cancel()
+
+    def _broadcast(self, payload: str) -> None:
+        self.delivered += 1
+        for member in list(self.members):
+            member.push(payload)
+            if member.overflowed:
+                del self.members[member]  # its task closes its connection
+
+    async def _run(self) -> None:
+        query, operation_name, _, _ = self.key
+        terminal: Terminal = Complete()
+        try:
+            source = await self.schema.stream(
+                query,
+                variable_values=self.variables,
+                context_value=self.context,
+                operation_name=operation_name,
+            )
+            self.registry.streams_started += 1
+            try:
+                async with aclosing(source):
+                    first = True
+                    async for result in source:
+                        if self.slow:
+                            terminal = Close(SLOW_MEMBER_CLOSE_CODE, SLOW_MEMBER_REASON)
+                            return
+                        if first and isinstance(result, PreExecutionError):
+                            terminal = _pre_execution_terminal(result)
+                            return
+                        if not isinstance(result, ExecutionResult):
+                            error = GraphQLError(
+                                "Incremental delivery is not supported over graphql-transport-ws"
+                            )
+                            terminal = Failed([error.formatted])
+                            return
+                        first = False
+                        self._broadcast(encode_payload(result))
+            finally:
+                self.stream_closed = True
+        except Exception:
+            logger.exception("Shared subscription failed")
+            terminal = Complete()  # what Strawberry's unshared path sends
+        finally:
+            self.done = True
+            self.registry._forget(self)
+            members, self.members = list(self.members), {}
+            for member in members:
+                member.finish(terminal)
+
+
+def _pre_execution_terminal(result: PreExecutionError) -> Terminal:
+    assert result.errors
+    error = result.errors[0]
+    if isinstance(error, GraphQLSyntaxError):
+        return Close(4400, error.message)
+    if isinstance(error.original_error, CannotGetOperationTypeError):
+        return Close(4400, error.original_error.as_http_error_reason())
+    return Failed([err.formatted for err in result.errors])
+
+
+class FanoutRegistry:
+    """Per-process registry of groups."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.joinable: dict[GroupKey, Group] = {}
+        """The group a new subscriber with that key joins."""
+        self.groups: set[Group] = set()
+        """Every running group (a resumable group stops being joinable once it delivered)."""
+        self.streams_started = 0
+        """``schema.stream`` calls made by groups since the process started."""
+        self._parsed: OrderedDict[tuple[str, str | None], tuple[bool, bool]] = OrderedDict()
+
+    @property
+    def queue_size(self) -> int:
+        return live.registry_for(self.services).queue_size
+
+    def _forget(self, group: Group) -> None:
+        self.groups.discard(group)
+        if self.joinable.get(group.key) is group:
+            del self.joinable[group.key]
+
+    def shareable(self, query: str, operation_name: str | None) -> tuple[bool, bool]:
+        """(is a subscription that can be shared, may resume from ``since``)."""
+        cache_key = (query, operation_name)
+        known = self._parsed.get(cache_key)
+        if known is None:
+            try:
+                document = parse(query)
+            except GraphQLError:
+                known = (False, False)
+            else:
+                operation = get_operation_ast(document, operation_name)
+                is_subscription = (
+                    operation is not None and operation.operation is OperationType.SUBSCRIPTION
+                )
+                known = (is_subscription, "since" in query)
+            self._parsed[cache_key] = known
+            if len(self._parsed) > PARSE_CACHE_SIZE:
+                self._parsed.popitem(last=False)
+        else:
+            self._parsed.move_to_end(cache_key)
+        return known
+
+    def join(
+        self,
+        schema: BaseSchema,
+        context: GraphQLContext,
+        query: str,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+    ) -> tuple[Group, Member] | None:
+        """The member of the group for this operation, or None when it is not shared."""
+        if not isinstance(query, str) or context.auth_error is not None:
+            return None
+        if variables is not None and not isinstance(variables, dict):
+            return None
+        is_subscription, resumable = self.shareable(query, operation_name)
+        if not is_subscription:
+            return None
+        try:
+            encoded = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            return None
+        key: GroupKey = (query, operation_name, encoded, context.ctx.user_id)
+        group = self.joinable.get(key)
+        if group is None or not group.joinable:
+            group = Group(
+                self,
+                key,
+                schema,
+                _group_context(context),
+                variables,
+                resumable=resumable,
+            )
+            setattr(group.context, "on_slow_consumer", group.on_slow_consumer)  # noqa: B010
+            self.joinable[key] = group
+            self.groups.add(group)
+            group.start()
+        member = Member(self.queue_size)
+        group.members[member] = None
+        return group, member
+
+    async def close(self) -> None:
+        groups = list(self.groups)
+        for group in groups:
+            if group.task is not None:
+                group.task.cancel()
+        for group in groups:
+            if group.task is not None:
+                with contextlib.suppress(BaseException):
+                    await group.task
+
+
+def _group_context(context: GraphQLContext) -> GraphQLContext:
+    """The user's context, tied to no connection (members come and go)."""
+    ctx = RequestContext(context.ctx.services, context.ctx.user_id, context.ctx.base_url)
+    return GraphQLContext(ctx, Loaders(ctx), None, None)
+
+
+def fanout_registry(services: Services) -> FanoutRegistry:
+    """The process's registry, created on first use (its groups stop at shutdown)."""
+    registry = services.extras.get("fanout")
+    if not isinstance(registry, FanoutRegistry):
+        registry = services.extras["fanout"] = FanoutRegistry(services)
+        services.extras.setdefault("shutdown", []).append(registry.close)
+    return registry
+
+
+class FanoutTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, None]):
+    """Strawberry's graphql-transport-ws handler, with subscriptions run by groups."""
+
+    async def run_operation(self, operation: Operation[GraphQLContext, None]) -> None:
+        services = getattr(self.view, "services", None)
+        joined = None
+        if isinstance(services, Services) and isinstance(self.context, GraphQLContext):
+            joined = fanout_registry(services).join(
+                self.schema,
+                self.context,
+                operation.query,
+                operation.operation_name,
+                operation.variables,
+            )
+        if joined is None:
+            await super().run_operation(operation)
+            return
+        group, member = joined
+        try:
+            await self._deliver(operation, member)
+        except Exception as error:
+            # Like Strawberry's unshared path: log, try to complete, release the id.
+            await self.handle_task_exception(error)
+            with contextlib.suppress(Exception):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+            self.operations.pop(operation.id, None)
+            raise
+        finally:
+            group.remove(member)
+
+    async def _deliver(self, operation: Operation[GraphQLContext, None], member: Member) -> None:
+        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
+        send_text: Callable[[str], Any] = self._send_text
+        while True:
+            while member.items:
+                await send_text(prefix + member.items.popleft() + "}")
+            if member.overflowed:
+                self.operations.pop(operation.id, None)
+                await self.websocket.close(code=SLOW_MEMBER_CLOSE_CODE, reason=SLOW_MEMBER_REASON)
+                return
+            terminal = member.terminal
+            if isinstance(terminal, Complete):
+                await operation.send_operation_message({"id": operation.id, "type": "complete"})
+                return
+            if isinstance(terminal, Failed):
+                message: ErrorMessage = {
+                    "id": operation.id,
+                    "type": "error",
+                    "payload": terminal.errors,
+                }
+                await operation.send_operation_message(message)
+                return
+            if isinstance(terminal, Close):
+                self.operations.pop(operation.id, None)
+                await self.websocket.close(code=terminal.code, reason=terminal.reason)
+                return
+            await member.wait()
+
+    async def _send_text(self, text: str) -> None:
+        ws = getattr(self.websocket, "ws", None)
+        send = getattr(ws, "send_text", None)
+        if send is not None:
+            await send(text)
+        else:  # another adapter: decode and let it encode
+            await self.websocket.send_json(orjson.loads(text))
