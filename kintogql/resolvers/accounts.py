@@ -271,10 +271,7 @@ async def create_user_command(settings: Settings, username: str, password: str) 
     return 0
 
 
-def install() -> None:
+def install(services: Services) -> None:
     auth.POLICY_KINDS["account"] = verify_account
-    hooks = objects.DATA_HOOKS.setdefault(ACCOUNT, [])
-    if prepare_account not in hooks:
-        hooks.append(prepare_account)
-    if notify_account_change not in objects.WRITE_LISTENERS:
-        objects.WRITE_LISTENERS.append(notify_account_change)
+    services.data_hooks.setdefault(ACCOUNT, []).append(prepare_account)
+    services.write_listeners.append(notify_account_change)

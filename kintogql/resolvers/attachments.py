@@ -22,7 +22,7 @@ from kintogql.config import Settings
 from kintogql.errors import ErrorDetail, InvalidDataError, TooLargeError, invalid
 from kintogql.models import BUCKET, COLLECTION, RECORD, Action, StoredObject
 from kintogql.resolvers import objects
-from kintogql.resolvers.context import RequestContext
+from kintogql.resolvers.context import RequestContext, Services
 from kintogql.resolvers.patching import Patch, PatchKind
 from kintogql.resolvers.resources import ObjectRef
 
@@ -217,9 +217,6 @@ async def remove_obsolete_files(
     ctx.after_commit.append(remove)
 
 
-def install() -> None:
-    hooks = objects.DATA_HOOKS.setdefault(RECORD, [])
-    if protect_metadata not in hooks:
-        hooks.append(protect_metadata)
-    if remove_obsolete_files not in objects.WRITE_LISTENERS:
-        objects.WRITE_LISTENERS.append(remove_obsolete_files)
+def install(services: Services) -> None:
+    services.data_hooks.setdefault(RECORD, []).append(protect_metadata)
+    services.write_listeners.append(remove_obsolete_files)

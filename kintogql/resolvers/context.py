@@ -23,6 +23,12 @@ class Services:
     pubsub: PubSub
     publish_events: Callable[[list[ChangeEvent]], Coroutine[Any, Any, None]] | None = None
     extras: dict[str, Any] = field(default_factory=dict)
+    write_listeners: list[Any] = field(default_factory=list)
+    """Features' ``async (ctx, storage, change)`` callbacks, run inside the transaction after
+    every create/update/delete (history, accounts, attachments)."""
+    data_hooks: dict[str, list[Any]] = field(default_factory=dict)
+    """Per resource, ``async (ctx, storage, ref, data, existing)`` callbacks run on the data
+    about to be stored (password hashing, attachment metadata protection)."""
 
 
 @dataclass

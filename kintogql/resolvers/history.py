@@ -18,7 +18,7 @@ from kintogql.config import Settings
 from kintogql.errors import invalid
 from kintogql.models import BUCKET, COLLECTION, GROUP, HISTORY, RECORD, Action, StoredObject
 from kintogql.resolvers import objects
-from kintogql.resolvers.context import RequestContext
+from kintogql.resolvers.context import RequestContext, Services
 from kintogql.resolvers.listing import FILTER_RE, decode_value
 
 FEATURE = "history"
@@ -172,6 +172,5 @@ def _quoted_id(raw: str) -> str:
     return raw
 
 
-def install() -> None:
-    if record_history not in objects.WRITE_LISTENERS:
-        objects.WRITE_LISTENERS.append(record_history)
+def install(services: Services) -> None:
+    services.write_listeners.append(record_history)

@@ -84,13 +84,11 @@ class Change:
 
 
 WriteListener = Callable[[RequestContext, Storage, Change], Awaitable[None]]
+"""Registered by features in ``Services.write_listeners``."""
 DataHook = Callable[
     [RequestContext, Storage, ObjectRef, dict[str, Any], StoredObject | None], Awaitable[None]
 ]
 
-# Features register here (history, accounts, attachments...); called inside the transaction.
-WRITE_LISTENERS: list[WriteListener] = []
-DATA_HOOKS: dict[str, list[DataHook]] = {}
 
 
 def _result(obj: StoredObject, tree: Tree, created: bool = False) -> ObjectResult:
@@ -119,7 +117,8 @@ def _clean_data(data: dict[str, Any], object_id: str) -> dict[str, Any]:
 
 
 async def _record_change(ctx: RequestContext, storage: Storage, change: Change) -> None:
-    for listener in WRITE_LISTENERS:
+    listener: WriteListener
+    for listener in ctx.services.write_listeners:
         await listener(ctx, storage, change)
     ctx.pending_events.append(
         ChangeEvent(
@@ -144,7 +143,8 @@ async def _prepare_data(
     existing: StoredObject | None,
 ) -> dict[str, Any]:
     validate_builtin_fields(ref.resource, data)
-    for hook in DATA_HOOKS.get(ref.resource, ()):
+    hook: DataHook
+    for hook in ctx.services.data_hooks.get(ref.resource, ()):
         await hook(ctx, storage, ref, data, existing)
     if ctx.settings.experimental_collection_schema_validation:
         apply_schemas(ref.resource, data, bucket=tree.bucket, collection=tree.collection)

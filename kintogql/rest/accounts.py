@@ -79,7 +79,7 @@ def _readable_list(handler: Handler) -> Handler:
 
 
 def install(router: Router, services: Services) -> None:
-    accounts.install()
+    accounts.install(services)
     plural = make_list_handlers(ACCOUNT)
     single = make_object_handlers(ACCOUNT)
     router.add(

@@ -125,7 +125,7 @@ def read_upload(
 
 
 def install(router: Router, services: Services) -> None:
-    attachments.install()
+    attachments.install(services)
     settings = services.settings
     store = create_file_store(
         lambda name, default=None: attachments.setting(settings, name, default)

@@ -20,7 +20,7 @@ def _checked(handler: Handler) -> Handler:
 
 
 def install(router: Router, services: Services) -> None:
-    history.install()
+    history.install(services)
     generic = make_list_handlers(HISTORY)
     router.add(
         "history-list",

@@ -116,14 +116,17 @@ class BoomError(Exception):
 
 
 @pytest.fixture
-def exploding_listener() -> Any:
+def exploding_listener(client: httpx.AsyncClient) -> Any:
+    """A feature listener that fails on the record ``boom`` (an unexpected 5xx)."""
+
     async def explode(ctx: RequestContext, storage: Storage, change: objects.Change) -> None:
         if change.ref.id == "boom":
             raise BoomError()
 
-    objects.WRITE_LISTENERS.append(explode)
+    services = client._transport.app.services  # type: ignore[attr-defined]
+    services.write_listeners.append(explode)
     yield
-    objects.WRITE_LISTENERS.remove(explode)
+    services.write_listeners.remove(explode)
 
 
 @pytest.fixture
