@@ -28,7 +28,7 @@ is never added in the middle of one). The group is a subscriber of the same live
 after the joiner's ``subscribe`` is delivered to the group after the join, hence to the
 joiner. Like a fresh subscription (whose feed position also trails commits by the
 doorbell's latency) it may additionally receive a change committed just before its
-``subscribe`` that the group had not delivered yet. An operation whose text mentions
+``subscribe`` that the group had not delivered yet. An operation that passes a non-null
 ``since`` (resume: a backlog from storage, or a ``RESYNC``) is only shared until its group
 delivers its first message; a later identical subscriber starts a new group, so nobody
 receives a backlog or a ``RESYNC`` meant for someone else, nor misses its own.
@@ -54,12 +54,17 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 from graphql import (
+    ArgumentNode,
     GraphQLError,
     GraphQLFormattedError,
     GraphQLSyntaxError,
+    NullValueNode,
     OperationType,
+    VariableNode,
+    Visitor,
     get_operation_ast,
     parse,
+    visit,
 )
 from strawberry.schema.exceptions import CannotGetOperationTypeError
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
@@ -261,6 +266,56 @@ def _pre_execution_terminal(result: PreExecutionError) -> Terminal:
     return Failed([err.formatted for err in result.errors])
 
 
+@dataclass(frozen=True, slots=True)
+class _Parsed:
+    """What sharing needs to know of a subscription operation: where ``since`` is given."""
+
+    literal_since: bool
+    """A ``since`` argument with a literal, non-null value."""
+    since_variables: frozenset[str]
+    """Variables passed as ``since``."""
+    defaults: frozenset[str]
+    """Variables with a non-null default value."""
+
+    def resumable(self, variables: dict[str, Any]) -> bool:
+        return self.literal_since or any(
+            variables.get(name) is not None or (name not in variables and name in self.defaults)
+            for name in self.since_variables
+        )
+
+
+def _parse_operation(query: str, operation_name: str | None) -> _Parsed | None:
+    """None unless the document parses and the operation is a subscription."""
+    try:
+        document = parse(query)
+    except GraphQLError:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    if operation is None or operation.operation is not OperationType.SUBSCRIPTION:
+        return None
+    literal = False
+    since_variables: set[str] = set()
+
+    class SinceArguments(Visitor):
+        def enter_argument(self, node: ArgumentNode, *_: object) -> None:
+            nonlocal literal
+            if node.name.value != "since":
+                return
+            if isinstance(node.value, VariableNode):
+                since_variables.add(node.value.name.value)
+            elif not isinstance(node.value, NullValueNode):
+                literal = True
+
+    visit(document, SinceArguments())  # fragments included: conservative
+    defaults = frozenset(
+        definition.variable.name.value
+        for definition in operation.variable_definitions or ()
+        if definition.default_value is not None
+        and not isinstance(definition.default_value, NullValueNode)
+    )
+    return _Parsed(literal, frozenset(since_variables), defaults)
+
+
 class FanoutRegistry:
     """Per-process registry of groups."""
 
@@ -272,7 +327,7 @@ class FanoutRegistry:
         """Every running group (a resumable group stops being joinable once it delivered)."""
         self.streams_started = 0
         """``schema.stream`` calls made by groups since the process started."""
-        self._parsed: OrderedDict[tuple[str, str | None], tuple[bool, bool]] = OrderedDict()
+        self._parsed: OrderedDict[tuple[str, str | None], _Parsed | None] = OrderedDict()
 
     @property
     def queue_size(self) -> int:
@@ -283,27 +338,16 @@ class FanoutRegistry:
         if self.joinable.get(group.key) is group:
             del self.joinable[group.key]
 
-    def shareable(self, query: str, operation_name: str | None) -> tuple[bool, bool]:
-        """(is a subscription that can be shared, may resume from ``since``)."""
+    def _parse(self, query: str, operation_name: str | None) -> _Parsed | None:
         cache_key = (query, operation_name)
-        known = self._parsed.get(cache_key)
-        if known is None:
-            try:
-                document = parse(query)
-            except GraphQLError:
-                known = (False, False)
-            else:
-                operation = get_operation_ast(document, operation_name)
-                is_subscription = (
-                    operation is not None and operation.operation is OperationType.SUBSCRIPTION
-                )
-                known = (is_subscription, "since" in query)
-            self._parsed[cache_key] = known
-            if len(self._parsed) > PARSE_CACHE_SIZE:
-                self._parsed.popitem(last=False)
-        else:
+        if cache_key in self._parsed:
             self._parsed.move_to_end(cache_key)
-        return known
+            return self._parsed[cache_key]
+        parsed = _parse_operation(query, operation_name)
+        self._parsed[cache_key] = parsed
+        if len(self._parsed) > PARSE_CACHE_SIZE:
+            self._parsed.popitem(last=False)
+        return parsed
 
     def join(
         self,
@@ -318,9 +362,10 @@ class FanoutRegistry:
             return None
         if variables is not None and not isinstance(variables, dict):
             return None
-        is_subscription, resumable = self.shareable(query, operation_name)
-        if not is_subscription:
+        parsed = self._parse(query, operation_name)
+        if parsed is None:
             return None
+        resumable = parsed.resumable(variables or {})
         try:
             encoded = orjson.dumps(variables, option=orjson.OPT_SORT_KEYS)
         except TypeError:
