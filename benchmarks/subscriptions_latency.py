@@ -1,10 +1,16 @@
 """Commit-to-client latency of ``recordChanges`` subscriptions.
 
 Starts one ``kintogql serve`` process (PostgreSQL + Redis), opens N graphql-transport-ws
-subscribers on one collection (spread over several client processes so that the clients
-are not the bottleneck), writes ``--rate`` records per second through REST for
-``--seconds``, and reports p50/p99/max of ``receive time - last_modified`` (the timestamp
-is assigned in the write's transaction, so this slightly over-estimates commit-to-client).
+subscribers on one collection (spread over ``--client-processes`` uvloop processes, without
+permessage-deflate, parsing only the timestamp of each message), writes ``--rate`` records
+per second through REST for ``--seconds``, and reports p50/p99/max of ``receive time -
+last_modified`` (the timestamp is assigned in the write's transaction, so this slightly
+over-estimates commit-to-client).
+Subscribers that get an error or nothing for 10 s are counted as ``failed_subscribers``;
+``client_cpu_share`` tells whether the client processes were saturated (near 1.0): on a
+small machine they share the CPU with the server, so latencies then include client time.
+``KINTOGQL_BENCH_SERVER_CMD`` replaces the ``kintogql`` command (e.g. to run another
+checkout for a before/after comparison).
 
     python benchmarks/subscriptions_latency.py --subscribers 100 1000
 """
@@ -17,6 +23,7 @@ import base64
 import json
 import multiprocessing
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -42,13 +49,23 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def _clients(url: str, bid: str, count: int, expected: int, ready: Any) -> list[float]:
+async def _clients(
+    url: str, bid: str, count: int, expected: int, ready: Any, quiet: float
+) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
     latencies: list[float] = []
+    failures: list[str] = []
+    marker = b'"timestamp":'
 
     async def one() -> None:
-        async with connect(url, subprotocols=["graphql-transport-ws"], max_queue=None) as ws:  # type: ignore[list-item]
+        # No permessage-deflate: the server would otherwise compress every frame per client.
+        async with connect(
+            url,
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            max_queue=None,
+            compression=None,
+        ) as ws:
             await ws.send(
                 json.dumps({"type": "connection_init", "payload": {"Authorization": AUTH}})
             )
@@ -58,30 +75,56 @@ async def _clients(url: str, bid: str, count: int, expected: int, ready: Any) ->
             ready.release()
             received = 0
             while received < expected:
-                message = json.loads(await ws.recv())
-                if message.get("type") != "next":
-                    continue
+                try:
+                    raw = await asyncio.wait_for(ws.recv(decode=False), quiet)
+                except TimeoutError:
+                    failures.append(f"timeout after {received} changes")
+                    return
                 now = time.time() * 1000
-                change = message["payload"]["data"]["recordChanges"]
-                latencies.append(now - int(change["timestamp"]))
+                # Parse only what is needed: the timestamp of a "next" message.
+                at = raw.find(marker)
+                if at < 0 or b'"type":"next"' not in raw:
+                    message = json.loads(raw)
+                    if message.get("type") in ("ping", "pong", "ka"):
+                        continue
+                    failures.append(raw.decode()[:200])
+                    return
+                end = at + len(marker)
+                stop = raw.find(b",", end)
+                stop = raw.find(b"}", end) if stop < 0 else stop
+                latencies.append(now - int(raw[end:stop].strip(b'" ')))
                 received += 1
 
+    started_cpu = time.process_time()
+    started = time.monotonic()
     await asyncio.gather(*(one() for _ in range(count)))
-    return latencies
+    return {
+        "latencies": latencies,
+        "failures": failures,
+        "cpu": time.process_time() - started_cpu,
+        "wall": time.monotonic() - started,
+    }
 
 
-def client_process(url: str, bid: str, count: int, expected: int, ready: Any) -> list[float]:
-    return asyncio.run(asyncio.wait_for(_clients(url, bid, count, expected, ready), 300))
+def client_process(
+    url: str, bid: str, count: int, expected: int, ready: Any, quiet: float
+) -> dict[str, Any]:
+    coroutine = asyncio.wait_for(_clients(url, bid, count, expected, ready, quiet), 300)
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
 
 
-def run(subscribers: int, rate: float, seconds: float, host: str) -> dict[str, float]:
+def run(subscribers: int, rate: float, seconds: float, host: str, workers: int) -> dict[str, Any]:
     http = f"http://{host}/v1"
     bid = f"bench{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=http, headers={"Authorization": AUTH}) as client:
         client.put(f"/buckets/{bid}").raise_for_status()
         client.put(f"/buckets/{bid}/collections/c").raise_for_status()
         writes = int(rate * seconds)
-        workers = min(8, max(1, subscribers // 100))
+        workers = max(1, min(workers, subscribers))
         manager = multiprocessing.Manager()
         ready = manager.Semaphore(0)
         shares = [
@@ -89,7 +132,9 @@ def run(subscribers: int, rate: float, seconds: float, host: str) -> dict[str, f
         ]
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
             results = [
-                pool.apply_async(client_process, (f"ws://{host}/v1/graphql", bid, n, writes, ready))
+                pool.apply_async(
+                    client_process, (f"ws://{host}/v1/graphql", bid, n, writes, ready, 10.0)
+                )
                 for n in shares
             ]
             for _ in range(subscribers):
@@ -101,14 +146,21 @@ def run(subscribers: int, rate: float, seconds: float, host: str) -> dict[str, f
                 if delay > 0:
                     time.sleep(delay)
                 client.put(f"/buckets/{bid}/collections/c/records/r{i}", json={"data": {"i": i}})
-            latencies = sorted(x for r in results for x in r.get(timeout=300))
+            outcomes = [r.get(timeout=300) for r in results]
+    latencies = sorted(x for o in outcomes for x in o["latencies"])
+    failures = [f for o in outcomes for f in o["failures"]]
     n = len(latencies)
     return {
         "subscribers": subscribers,
         "deliveries": n,
-        "p50_ms": latencies[n // 2],
-        "p99_ms": latencies[min(n - 1, int(n * 0.99))],
-        "max_ms": latencies[-1],
+        "expected": subscribers * writes,
+        "failed_subscribers": len(failures),
+        "failures_sample": failures[:3],
+        "p50_ms": latencies[n // 2] if n else None,
+        "p99_ms": latencies[min(n - 1, int(n * 0.99))] if n else None,
+        "max_ms": latencies[-1] if n else None,
+        # CPU seconds per wall second of each client process: near 1.0 = saturated.
+        "client_cpu_share": [round(o["cpu"] / o["wall"], 2) for o in outcomes],
     }
 
 
@@ -117,6 +169,7 @@ def main() -> int:
     parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1000])
     parser.add_argument("--rate", type=float, default=20.0)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--client-processes", type=int, default=2)
     args = parser.parse_args()
     port = free_port()
     env = dict(
@@ -125,10 +178,12 @@ def main() -> int:
         KINTOGQL_PUBSUB_URL=REDIS_URL,
         KINTOGQL_USERID_HMAC_SECRET="x",
     )
-    exe = os.path.join(os.path.dirname(sys.executable), "kintogql")
-    subprocess.run([exe, "migrate"], env=env, check=True, capture_output=True)
+    exe = [os.path.join(os.path.dirname(sys.executable), "kintogql")]
+    if os.environ.get("KINTOGQL_BENCH_SERVER_CMD"):
+        exe = shlex.split(os.environ["KINTOGQL_BENCH_SERVER_CMD"])
+    subprocess.run([*exe, "migrate"], env=env, check=True, capture_output=True)
     server = subprocess.Popen(
-        [exe, "serve", "--port", str(port), "--log-level", "warning"], env=env
+        [*exe, "serve", "--port", str(port), "--log-level", "warning"], env=env
     )
     try:
         for _ in range(200):
@@ -138,7 +193,9 @@ def main() -> int:
             except httpx.HTTPError:
                 time.sleep(0.05)
         for subscribers in args.subscribers:
-            result = run(subscribers, args.rate, args.seconds, f"127.0.0.1:{port}")
+            result = run(
+                subscribers, args.rate, args.seconds, f"127.0.0.1:{port}", args.client_processes
+            )
             print(json.dumps(result), flush=True)
     finally:
         server.terminate()

@@ -23,8 +23,10 @@ operation id in (``{"id":…,"type":"next","payload":…}``) and sends a text fr
 
 Joining. A subscription without ``since`` starts "now": it joins its group's live
 position, between two events (deliveries to members happen without awaiting, so a member
-is never added in the middle of one). The group is a subscriber of the same live feed
-(same list, filters and user) a fresh subscription would join, so every change committed
+is never added in the middle of one). It is registered when its operation task first runs
+(the loop iteration after its ``subscribe`` message), before anything is awaited. The
+group is a subscriber of the same live feed (same list, filters and user) a fresh
+subscription would join, so every change committed
 after the joiner's ``subscribe`` is delivered to the group after the join, hence to the
 joiner. Like a fresh subscription (whose feed position also trails commits by the
 doorbell's latency) it may additionally receive a change committed just before its

@@ -5,8 +5,13 @@
 Protocols: ``graphql-transport-ws`` (primary) and the legacy ``graphql-ws``, both served by
 Strawberry's handlers. Credentials come from the ``connection_init`` payload
 (``{"Authorization": "Basic ..."}``) or, failing that, the handshake's ``Authorization``
-header; credentials that do not authenticate close the socket with 4403. Anonymous
-subscribers see what anonymous REST reads would.
+header; credentials that do not authenticate, or that authentication refuses outright
+(e.g. throttled logins), close the socket with 4403. Anonymous subscribers see what
+anonymous REST reads would.
+
+Over graphql-transport-ws, identical subscription operations (query text, operation name,
+variables, user) of one process share one execution: see ``kintogql.schema.fanout``. The
+legacy graphql-ws keeps one execution per operation.
 
 Close codes (graphql-transport-ws): 4400 invalid message, 4401 subscribe before
 ``connection_ack``, 4403 bad credentials, 4406 unknown subprotocol, 4408 no
