@@ -9,7 +9,7 @@ from typing import Any
 
 from kintogql.backends.base import Backend, PubSub, Storage
 from kintogql.config import Settings
-from kintogql.models import AUTHENTICATED, EVERYONE, ChangeEvent
+from kintogql.models import AUTHENTICATED, EVERYONE, ChangeEvent, StoredObject
 
 AfterCommit = Callable[[], Coroutine[Any, Any, None]]
 
@@ -40,6 +40,8 @@ class RequestContext:
     _readonly: bool = True
     _principals: frozenset[str] | None = None
     pending_events: list[ChangeEvent] = field(default_factory=list)
+    ancestors: dict[tuple[str, str, str], StoredObject | None] = field(default_factory=dict)
+    """Buckets and collections read in the current transaction (see ``load_tree``)."""
     after_commit: list[AfterCommit] = field(default_factory=list)
     on_rollback: list[AfterCommit] = field(default_factory=list)
 
@@ -90,6 +92,7 @@ class RequestContext:
                     yield storage
                 finally:
                     self._storage = None
+                    self.ancestors.clear()
         except BaseException:
             # The body failed, or the commit did: either way nothing was kept.
             await self._rolled_back()

@@ -117,6 +117,12 @@ def _clean_data(data: dict[str, Any], object_id: str) -> dict[str, Any]:
 
 
 async def _record_change(ctx: RequestContext, storage: Storage, change: Change) -> None:
+    # Forget what this transaction remembered of the object (and, after a cascade, of
+    # everything: the children of a deleted bucket or collection are gone too).
+    if change.action is Action.DELETE and change.ref.resource in (BUCKET, COLLECTION):
+        ctx.ancestors.clear()
+    else:
+        ctx.ancestors.pop((change.ref.resource, change.ref.parent_id, change.ref.id), None)
     listener: WriteListener
     for listener in ctx.services.write_listeners:
         await listener(ctx, storage, change)

@@ -57,8 +57,13 @@ async def load_tree(
     *,
     include_deleted: bool = False,
 ) -> Tree:
-    """Ancestors and the object in one storage round trip, plus the caller's principals."""
-    keys: list[ObjectKey] = [(a.resource, a.parent_id, a.id) for a in ancestors_of(list_ref)]
+    """Ancestors and the object in one storage round trip, plus the caller's principals.
+
+    Ancestors read once in a transaction are remembered for its rest (a batch's
+    sub-requests share them); the resolvers forget every object they write."""
+    ancestor_keys = [(a.resource, a.parent_id, a.id) for a in ancestors_of(list_ref)]
+    cached = ctx.ancestors
+    keys: list[ObjectKey] = [k for k in ancestor_keys if k not in cached]
     deleted_obj = None
     if object_id is not None and include_deleted:
         deleted_obj = await storage.get(
@@ -72,6 +77,11 @@ async def load_tree(
     else:
         found, groups = await storage.load(keys, ctx.member_ids())
         principals = ctx.set_group_principals(groups)
+    for key in ancestor_keys:
+        if key in found or key not in cached:
+            cached[key] = found.get(key)
+        elif cached[key] is not None:
+            found[key] = cached[key]  # type: ignore[assignment]
     tree = Tree(list_ref, principals, obj=deleted_obj)
     for (resource, _parent, _id), obj in found.items():
         if resource == BUCKET and (list_ref.resource != BUCKET or object_id is None):

@@ -346,3 +346,38 @@ async def test_response_behavior_returns_only_changed_fields(client, behavior, e
     )
     assert response.status_code == 200
     assert response.json() == {"data": expected}
+
+
+async def test_a_batch_sees_its_own_writes_to_buckets_and_collections(make_client) -> None:
+    """Sub-requests see what earlier ones did to parents: a deleted bucket takes its
+    collections along, a new collection schema applies to the next records (K-BAT-6)."""
+    client = await make_client(experimental_collection_schema_validation=True)
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    requests = [
+        {"method": "PUT", "path": "/buckets/b2"},
+        {"method": "PUT", "path": "/buckets/b2/collections/c"},
+        {
+            "method": "POST",
+            "path": "/buckets/b2/collections/c/records",
+            "body": {"data": {"n": "x"}},
+        },
+        {
+            "method": "PATCH",
+            "path": "/buckets/b2/collections/c",
+            "body": {"data": {"schema": schema}},
+        },
+        {
+            "method": "POST",
+            "path": "/buckets/b2/collections/c/records",
+            "body": {"data": {"n": "x"}},
+        },
+        {"method": "DELETE", "path": "/buckets/b2"},
+        {"method": "POST", "path": "/buckets/b2/collections/c/records", "body": {"data": {"n": 1}}},
+    ]
+    response = await client.post("/v1/batch", json={"requests": requests}, headers=ALICE)
+    statuses = [r["status"] for r in response.json()["responses"]]
+    assert statuses[:6] == [201, 201, 201, 200, 400, 200]
+    assert statuses[6] in (403, 404)
+    assert (
+        await client.get("/v1/buckets/b2/collections/c/records", headers=ALICE)
+    ).status_code in (403, 404)
