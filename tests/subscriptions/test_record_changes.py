@@ -7,7 +7,12 @@ import asyncio
 import httpx
 
 from tests.conftest import basic
-from tests.subscriptions.conftest import Server, graphql_socket, make_collection
+from tests.subscriptions.conftest import (
+    RECORD_CHANGES,
+    Server,
+    graphql_socket,
+    make_collection,
+)
 
 
 async def test_a_subscriber_receives_create_update_and_delete_with_old_versions(
@@ -131,9 +136,11 @@ async def test_identical_subscriptions_share_one_feed(
     bid, cid = await make_collection(rest)
     assert server.app is not None
     async with graphql_socket(server) as one, graphql_socket(server) as two:
-        for sock in (one, two):
+        # Different query texts: two GraphQL executions (no transport-level sharing, see
+        # test_fanout), yet one storage feed.
+        for sock, query in ((one, RECORD_CHANGES), (two, RECORD_CHANGES + " ")):
             await sock.init({"Authorization": basic("alice")["Authorization"]})
-            await sock.subscribe("1", {"b": bid, "c": cid})
+            await sock.subscribe("1", {"b": bid, "c": cid}, query)
         await asyncio.sleep(0.3)
         registry = server.app.services.extras["live"]
         feeds = [f for f in registry.feeds.values() if f.list_ref.bucket_id == bid]
