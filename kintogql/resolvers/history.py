@@ -13,13 +13,24 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from kintogql.backends.base import Storage
 from kintogql.config import Settings
 from kintogql.errors import invalid
-from kintogql.models import BUCKET, COLLECTION, GROUP, HISTORY, RECORD, Action, StoredObject
+from kintogql.models import (
+    BUCKET,
+    COLLECTION,
+    GROUP,
+    HISTORY,
+    RECORD,
+    Action,
+    Filter,
+    StoredObject,
+)
 from kintogql.resolvers import objects
 from kintogql.resolvers.context import RequestContext, Services
-from kintogql.resolvers.listing import FILTER_RE, decode_value
+from kintogql.resolvers.listing import FILTER_RE, ListQuery, decode_value
 
 FEATURE = "history"
 TRACKED = (BUCKET, GROUP, COLLECTION, RECORD)
@@ -133,6 +144,28 @@ async def record_history(ctx: RequestContext, storage: Storage, change: objects.
         **_id_keys(ref.resource, bucket_id, ref.parent_id, ref.id),
     }
     await storage.create(HISTORY, bucket_uri, entry, acl)
+
+
+def check_query(query: ListQuery) -> ListQuery:
+    """K-HIST-4 for an already-built query (GraphQL): known field roots only; ``*_id``
+    values compared as strings."""
+    filters = []
+    for flt in query.filters:
+        root = flt.field.split(".")[0]
+        if root not in FIELDS:
+            raise invalid("querystring", flt.field, f"Unknown filter field '{flt.field}'")
+        value = flt.value
+        if flt.field in ID_FIELDS:
+            if isinstance(value, list):
+                value = [v if isinstance(v, str) else orjson.dumps(v).decode() for v in value]
+            elif not isinstance(value, str | bool):
+                value = orjson.dumps(value).decode()
+        filters.append(Filter(flt.field, flt.op, value))
+    for sort in query.sorting:
+        root = sort.field.split(".")[0]
+        if root not in FIELDS:
+            raise invalid("querystring", sort.field, f"Unknown sort field '{root}'")
+    return ListQuery(filters, query.sorting, query.limit, query.token)
 
 
 def check_query_fields(params: list[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -9,8 +9,9 @@ from typing import Any
 
 import strawberry
 
-from kintogql.models import BUCKET, COLLECTION, GROUP, RECORD
-from kintogql.resolvers import objects
+from kintogql.errors import RouteNotFoundError
+from kintogql.models import BUCKET, COLLECTION, GROUP, HISTORY, RECORD
+from kintogql.resolvers import history, objects
 from kintogql.resolvers.resources import ListRef
 from kintogql.resolvers.server_info import server_info
 from kintogql.schema.listing import Connection, ListArgs, connection
@@ -23,6 +24,7 @@ from kintogql.schema.types import (
     Filters,
     First,
     Group,
+    HistoryEntry,
     Info,
     Record,
     Since,
@@ -155,6 +157,26 @@ class Query:
     ) -> Connection[Record]:
         args = ListArgs(first, after, since, before, sort, filters)
         return await list_connection(info, ListRef(RECORD, bucket, collection), args)
+
+    @strawberry.field(description="The bucket's history (K-HIST), with the history feature.")
+    async def history(
+        self,
+        info: Info,
+        bucket: str,
+        first: First = None,
+        after: After = None,
+        since: Since = None,
+        before: Before = None,
+        sort: SortArg = None,
+        filters: Filters = None,
+    ) -> Connection[HistoryEntry]:
+        if history.FEATURE not in info.context.ctx.settings.features:
+            raise RouteNotFoundError()
+        ref = ListRef(HISTORY, bucket)
+        query = history.check_query(ListArgs(first, after, since, before, sort, filters).to_query())
+        ctx = info.context.ctx
+        page, total = await objects.list_objects(ctx, ref, query, count=wants_total(info))
+        return connection(page, total, query, lambda obj: from_stored(ref, obj))
 
     @strawberry.field
     async def record(self, info: Info, bucket: str, collection: str, id: str) -> Record:

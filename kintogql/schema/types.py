@@ -10,7 +10,7 @@ from typing import Annotated, Any, cast
 import strawberry
 from strawberry.types.nodes import FragmentSpread, InlineFragment, SelectedField
 
-from kintogql.models import BUCKET, COLLECTION, GROUP, RECORD, StoredObject
+from kintogql.models import BUCKET, COLLECTION, GROUP, HISTORY, RECORD, StoredObject
 from kintogql.resolvers.objects import ObjectResult
 from kintogql.resolvers.resources import ListRef
 from kintogql.schema.context import GraphQLContext
@@ -81,6 +81,34 @@ def body(obj: KintoObject) -> dict[str, Any]:
 class Record(KintoObject):
     bucket_id: strawberry.Private[str]
     collection_id: strawberry.Private[str]
+
+
+@strawberry.type(description="One history entry (K-HIST-2): who did what to which object.")
+class HistoryEntry(KintoObject):
+    @strawberry.field(description="create, update or delete.")
+    def action(self) -> str:
+        return str(body(self).get("action", ""))
+
+    @strawberry.field(description="bucket, group, collection or record.")
+    def resource_name(self) -> str:
+        return str(body(self).get("resource_name", ""))
+
+    @strawberry.field(description="The object's URI, without /v1.")
+    def uri(self) -> str:
+        return str(body(self).get("uri", ""))
+
+    @strawberry.field(description="The writer's user id; null for anonymous writes.")
+    def user_id(self) -> str | None:
+        value = body(self).get("user_id")
+        return str(value) if value is not None else None
+
+    @strawberry.field(description="ISO-8601 date of the change.")
+    def date(self) -> str:
+        return str(body(self).get("date", ""))
+
+    @strawberry.field(description="The object and its ACL after the change.")
+    def target(self) -> JSON:
+        return JSON(body(self).get("target", {}))
 
 
 @strawberry.type
@@ -179,6 +207,8 @@ def from_stored(ref: ListRef, obj: StoredObject, permissions: Any = None) -> Any
     assert ref.bucket_id is not None
     if ref.resource == GROUP:
         return Group(**fields, bucket_id=ref.bucket_id)
+    if ref.resource == HISTORY:
+        return HistoryEntry(**fields)
     if ref.resource == COLLECTION:
         return Collection(**fields, bucket_id=ref.bucket_id)
     assert ref.collection_id is not None
