@@ -73,6 +73,8 @@ def translate_errors() -> Iterator[None]:
 
 # --- Statements -------------------------------------------------------------------------
 
+_BEGIN: LiteralString = "BEGIN ISOLATION LEVEL READ COMMITTED"
+
 _LOCK: LiteralString = """\
 INSERT INTO timestamps AS t (resource, parent_id, last_modified)
 VALUES (%(resource)s, %(parent_id)s, NULL)
@@ -250,13 +252,28 @@ def _to_object(
 class PostgreSQLStorage(Storage):
     """Storage bound to one pooled connection (and one transaction unless read-only)."""
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, transactional: bool = False) -> None:
         self._conn = conn
+        self._begin_pending = transactional
+        self.began = False
+
+    async def _send(
+        self, query: LiteralString | bytes, params: dict[str, Any], *, fetch: bool
+    ) -> list[Any]:
+        with translate_errors():
+            if not self._begin_pending:
+                cursor = await self._conn.execute(query, params)
+                return await cursor.fetchall() if fetch else []
+            # The transaction's BEGIN travels with its first statement: one round trip.
+            self._begin_pending = False
+            self.began = True
+            async with self._conn.pipeline():
+                await self._conn.execute(_BEGIN)
+                cursor = await self._conn.execute(query, params)
+                return await cursor.fetchall() if fetch else []
 
     async def _rows(self, query: LiteralString | bytes, params: dict[str, Any]) -> list[Any]:
-        with translate_errors():
-            cursor = await self._conn.execute(query, params)
-            return await cursor.fetchall()
+        return await self._send(query, params, fetch=True)
 
     async def _value(self, query: LiteralString | bytes, params: dict[str, Any]) -> Any:
         rows = await self._rows(query, params)
@@ -508,7 +525,7 @@ class PostgreSQLStorage(Storage):
     async def delete_descendants(self, uri: str) -> None:
         params = {"uri": uri, "below": _like_escape(uri) + "/%"}
         with translate_errors():
-            await self._conn.execute(_DELETE_DESCENDANTS, params)
+            await self._send(_DELETE_DESCENDANTS, params, fetch=False)
 
     async def get_group_principals(self, member_ids: Sequence[str]) -> set[str]:
         if not member_ids:
@@ -523,6 +540,14 @@ class PostgreSQLStorage(Storage):
             return []
         rows = await self._rows(_ACL_HOLDERS, {"principals": list(principals)})
         return [(resource, parent_id, _to_object(*row)) for resource, parent_id, *row in rows]
+
+
+async def _rollback(conn: Connection) -> None:
+    """Best effort: a broken connection is discarded by the pool anyway."""
+    try:
+        await conn.execute("ROLLBACK")
+    except psycopg.Error:
+        logger.warning("ROLLBACK failed", exc_info=True)
 
 
 class PostgreSQLBackend(Backend):
@@ -582,8 +607,15 @@ class PostgreSQLBackend(Backend):
                     if readonly:
                         yield PostgreSQLStorage(conn)
                     else:
-                        async with conn.transaction():
-                            yield PostgreSQLStorage(conn)
+                        storage = PostgreSQLStorage(conn, transactional=True)
+                        try:
+                            yield storage
+                        except BaseException:
+                            if storage.began:
+                                await _rollback(conn)
+                            raise
+                        if storage.began:
+                            await conn.execute("COMMIT")
                 finally:
                     self._last_used[conn] = time.monotonic()
         except psycopg.Error as exc:
