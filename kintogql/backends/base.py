@@ -24,6 +24,10 @@ ObjectKey = tuple[str, str, str]
 class Storage(abc.ABC):
     """Object storage bound to one transaction (see ``Backend.transaction``).
 
+    Write methods take ``commit=True`` when the write is the transaction's last statement:
+    the backend may then commit together with it (one round trip, and a list lock held for
+    no longer than the statement). Nothing may be done with the storage afterwards.
+
     Timestamps (K-OBJ-5/6/7): every write assigns ``last_modified`` from the list timestamp,
     ``max(now_ms, list_timestamp + 1)``, so timestamps are unique and strictly increasing per
     list. Writers of one list are serialized for the length of their transaction (``lock``),
@@ -134,6 +138,7 @@ class Storage(abc.ABC):
         permissions: ACL,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         """Store a new object (``data["id"]`` required), replacing a tombstone of that id.
 
@@ -152,6 +157,7 @@ class Storage(abc.ABC):
         permissions: ACL,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         """Replace a live object's data and ACL with a new timestamp. A forced
         ``last_modified`` is honoured only when greater than the current one.
@@ -165,6 +171,7 @@ class Storage(abc.ABC):
         object_id: str,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         """Turn a live object into a tombstone (its ACL is erased) and return the tombstone.
         Raises ``ObjectNotFoundError`` when there is no live object."""

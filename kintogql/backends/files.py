@@ -151,9 +151,7 @@ class S3FileStore(FileStore):
         return await asyncio.to_thread(load)
 
     async def delete(self, path: str) -> None:
-        await asyncio.to_thread(
-            self._client.delete_object, Bucket=self.bucket, Key=self._key(path)
-        )
+        await asyncio.to_thread(self._client.delete_object, Bucket=self.bucket, Key=self._key(path))
 
     async def delete_prefix(self, prefix: str) -> None:
         key_prefix = self._key(prefix.rstrip("/")) + "/"

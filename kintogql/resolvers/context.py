@@ -37,7 +37,7 @@ class RequestContext:
     user_id: str | None = None
     base_url: str = "http://localhost:8888/v1"
     _storage: Storage | None = None
-    _readonly: bool = True
+    _nested: int = 0
     _principals: frozenset[str] | None = None
     pending_events: list[ChangeEvent] = field(default_factory=list)
     ancestors: dict[tuple[str, str, str], StoredObject | None] = field(default_factory=dict)
@@ -83,7 +83,11 @@ class RequestContext:
         """The request's transaction. Re-entrant: a batch's sub-requests share the batch's.
         Change events are published only after the outermost transaction commits."""
         if self._storage is not None:
-            yield self._storage
+            self._nested += 1
+            try:
+                yield self._storage
+            finally:
+                self._nested -= 1
             return
         try:
             async with self.services.backend.transaction(readonly=readonly) as storage:
@@ -98,6 +102,12 @@ class RequestContext:
             await self._rolled_back()
             raise
         await self.commit_done()
+
+    def may_commit_with_write(self) -> bool:
+        """Whether the write about to happen may be the transaction's last statement: the
+        caller owns the transaction (not a batch, not a GraphQL operation), and no feature
+        listens to writes (their own writes follow)."""
+        return self._storage is not None and self._nested == 0 and not self.services.write_listeners
 
     async def _rolled_back(self) -> None:
         self.pending_events.clear()

@@ -90,7 +90,6 @@ DataHook = Callable[
 ]
 
 
-
 def _result(obj: StoredObject, tree: Tree, created: bool = False) -> ObjectResult:
     shown = obj.permissions if shows_permissions(obj, tree.principals) else None
     return ObjectResult(obj, shown, created, cache_expires=_cache_expires(tree))
@@ -213,9 +212,7 @@ async def list_objects(
         return page, total
 
 
-async def list_visibility(
-    ctx: RequestContext, storage: Storage, tree: Tree, *, write: bool
-) -> Any:
+async def list_visibility(ctx: RequestContext, storage: Storage, tree: Tree, *, write: bool) -> Any:
     """None when the caller sees the whole list, else the shared-objects restriction;
     403/401 when the caller may neither list, hold grants on children, nor create
     (K-PRM-5)."""
@@ -314,7 +311,7 @@ async def create_object(
         tree.require_parent()
         preconditions.check_object(None)
         ref = list_ref.object(object_id or list_ref.type.generate_id())
-        return await _create(ctx, storage, tree, ref, data, acl)
+        return await _create(ctx, storage, tree, ref, data, acl, final=True)
 
 
 async def create_implicitly(
@@ -335,11 +332,17 @@ async def _create(
     ref: ObjectRef,
     data: dict[str, Any],
     acl: ACL,
+    *,
+    final: bool = False,
 ) -> ObjectResult:
+    """``final``: the operation's last write (see ``RequestContext.may_commit_with_write``)."""
     forced = _forced_timestamp(data)
     cleaned = await _prepare_data(ctx, storage, tree, ref, _clean_data(data, ref.id), None)
     add_writer(acl, ctx.user_id, ctx.settings)
-    obj = await storage.create(ref.resource, ref.parent_id, cleaned, acl, last_modified=forced)
+    commit = final and ctx.may_commit_with_write()
+    obj = await storage.create(
+        ref.resource, ref.parent_id, cleaned, acl, last_modified=forced, commit=commit
+    )
     tree.obj = obj
     await _record_change(ctx, storage, Change(ref, Action.CREATE, None, obj, tree))
     return _result(obj, tree, created=True)
@@ -372,10 +375,10 @@ async def replace_object(
         if data is not None and "id" in data and data["id"] != ref.id:
             raise invalid("body", "id", "Object id does not match existing object")
         if existing is None:
-            return await _create(ctx, storage, tree, ref, dict(data or {}), acl or {})
+            return await _create(ctx, storage, tree, ref, dict(data or {}), acl or {}, final=True)
         new_data = dict(data) if data is not None else dict(existing.data)
         new_acl = acl if acl is not None else dict(existing.permissions)
-        return await _update(ctx, storage, tree, ref, existing, new_data, new_acl)
+        return await _update(ctx, storage, tree, ref, existing, new_data, new_acl, final=True)
 
 
 async def _update(
@@ -386,13 +389,16 @@ async def _update(
     existing: StoredObject,
     data: dict[str, Any],
     acl: ACL,
+    *,
+    final: bool = False,
 ) -> ObjectResult:
     forced = _forced_timestamp(data)
     cleaned = await _prepare_data(ctx, storage, tree, ref, _clean_data(data, ref.id), existing)
     acl = {k: list(v) for k, v in acl.items()}
     add_writer(acl, ctx.user_id, ctx.settings)
+    commit = final and ctx.may_commit_with_write()
     obj = await storage.update(
-        ref.resource, ref.parent_id, ref.id, cleaned, acl, last_modified=forced
+        ref.resource, ref.parent_id, ref.id, cleaned, acl, last_modified=forced, commit=commit
     )
     tree.obj = obj
     await _record_change(ctx, storage, Change(ref, Action.UPDATE, existing, obj, tree))
@@ -446,7 +452,7 @@ async def patch_object(
             raise invalid("body", "id", "Object id does not match existing object")
         if data.get("last_modified") == existing.last_modified:
             data.pop("last_modified")
-        return await _update(ctx, storage, tree, ref, existing, data, acl)
+        return await _update(ctx, storage, tree, ref, existing, data, acl, final=True)
 
 
 async def delete_object(
@@ -460,7 +466,7 @@ async def delete_object(
     async with ctx.transaction() as storage:
         tree, existing = await _existing_for_write(ctx, storage, ref)
         preconditions.check_object(existing)
-        return await _delete(ctx, storage, tree, ref, existing, last_modified)
+        return await _delete(ctx, storage, tree, ref, existing, last_modified, final=True)
 
 
 async def _delete(
@@ -470,12 +476,16 @@ async def _delete(
     ref: ObjectRef,
     existing: StoredObject,
     last_modified: int | None,
+    *,
+    final: bool = False,
 ) -> StoredObject:
-    tombstone = await storage.delete(
-        ref.resource, ref.parent_id, ref.id, last_modified=last_modified
-    )
     if ref.resource in (BUCKET, COLLECTION):
+        # Children first, so that the tombstone can be the transaction's last write.
         await storage.delete_descendants(ref.uri)
+    commit = final and ctx.may_commit_with_write()
+    tombstone = await storage.delete(
+        ref.resource, ref.parent_id, ref.id, last_modified=last_modified, commit=commit
+    )
     await _record_change(ctx, storage, Change(ref, Action.DELETE, existing, tombstone, tree))
     return tombstone
 

@@ -180,6 +180,7 @@ class MemoryStorage(Storage):
         permissions: ACL,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         key = (resource, parent_id)
         object_id = str(data["id"])
@@ -229,6 +230,7 @@ class MemoryStorage(Storage):
         permissions: ACL,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         key = (resource, parent_id)
         current = self._existing(key, object_id)
@@ -243,6 +245,7 @@ class MemoryStorage(Storage):
         object_id: str,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         key = (resource, parent_id)
         current = self._existing(key, object_id)

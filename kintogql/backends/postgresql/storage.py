@@ -256,27 +256,43 @@ class PostgreSQLStorage(Storage):
         self._conn = conn
         self._begin_pending = transactional
         self.began = False
+        self.committed = False
 
     async def _send(
-        self, query: LiteralString | bytes, params: dict[str, Any], *, fetch: bool
+        self,
+        query: LiteralString | bytes,
+        params: dict[str, Any],
+        *,
+        fetch: bool,
+        commit: bool = False,
     ) -> list[Any]:
+        if self.committed:
+            raise RuntimeError("statement after the transaction's final write")
         with translate_errors():
-            if not self._begin_pending:
+            if not self._begin_pending and not (commit and self.began):
                 cursor = await self._conn.execute(query, params)
                 return await cursor.fetchall() if fetch else []
-            # The transaction's BEGIN travels with its first statement: one round trip.
-            self._begin_pending = False
-            self.began = True
+            # BEGIN travels with the transaction's first statement, and COMMIT with its
+            # final write: one round trip each time, and a list lock released at once.
             async with self._conn.pipeline():
-                await self._conn.execute(_BEGIN)
+                if self._begin_pending:
+                    self._begin_pending = False
+                    self.began = True
+                    await self._conn.execute(_BEGIN)
                 cursor = await self._conn.execute(query, params)
-                return await cursor.fetchall() if fetch else []
+                if commit:
+                    await self._conn.execute("COMMIT")
+                rows = await cursor.fetchall() if fetch else []
+            self.committed = commit
+            return rows
 
     async def _rows(self, query: LiteralString | bytes, params: dict[str, Any]) -> list[Any]:
         return await self._send(query, params, fetch=True)
 
-    async def _value(self, query: LiteralString | bytes, params: dict[str, Any]) -> Any:
-        rows = await self._rows(query, params)
+    async def _value(
+        self, query: LiteralString | bytes, params: dict[str, Any], *, commit: bool = False
+    ) -> Any:
+        rows = await self._send(query, params, fetch=True, commit=commit)
         return rows[0][0] if rows else None
 
     async def _lock(self, resource: str, parent_id: str) -> int | None:
@@ -424,6 +440,7 @@ class PostgreSQLStorage(Storage):
         permissions: ACL,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         object_id = str(data["id"])
         params: dict[str, Any] = {
@@ -440,7 +457,7 @@ class PostgreSQLStorage(Storage):
                 query = _CREATE_AT
                 params["ts"] = last_modified
             # A forced timestamp equal to the list timestamp is bumped (K-OBJ-7).
-        ts: int | None = await self._value(query, params)
+        ts: int | None = await self._value(query, params, commit=commit)
         if ts is None:
             raise UnicityError()
         return self._stored(object_id, ts, data, permissions)
@@ -461,6 +478,7 @@ class PostgreSQLStorage(Storage):
         permissions: Jsonb,
         deleted: bool,
         last_modified: int | None,
+        commit: bool,
     ) -> int:
         params: dict[str, Any] = {
             "resource": resource,
@@ -480,7 +498,7 @@ class PostgreSQLStorage(Storage):
             if last_modified > current:
                 query, forced = _REPLACE_AT, True
                 params["ts"] = last_modified
-        ts: int | None = await self._value(query, params)
+        ts: int | None = await self._value(query, params, commit=commit)
         if ts is None:
             if forced:
                 raise UnicityError()
@@ -496,6 +514,7 @@ class PostgreSQLStorage(Storage):
         permissions: ACL,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         acl = normalize_acl(permissions)
         ts = await self._replace(
@@ -506,6 +525,7 @@ class PostgreSQLStorage(Storage):
             Jsonb(acl),
             False,
             last_modified,
+            commit,
         )
         return self._stored(object_id, ts, data, acl)
 
@@ -516,9 +536,10 @@ class PostgreSQLStorage(Storage):
         object_id: str,
         *,
         last_modified: int | None = None,
+        commit: bool = False,
     ) -> StoredObject:
         ts = await self._replace(
-            resource, parent_id, object_id, _TOMBSTONE_DATA, _NO_ACL, True, last_modified
+            resource, parent_id, object_id, _TOMBSTONE_DATA, _NO_ACL, True, last_modified, commit
         )
         return _to_object(object_id, ts, {}, {}, True)
 
@@ -611,10 +632,10 @@ class PostgreSQLBackend(Backend):
                         try:
                             yield storage
                         except BaseException:
-                            if storage.began:
+                            if storage.began and not storage.committed:
                                 await _rollback(conn)
                             raise
-                        if storage.began:
+                        if storage.began and not storage.committed:
                             await conn.execute("COMMIT")
                 finally:
                     self._last_used[conn] = time.monotonic()
