@@ -381,3 +381,20 @@ async def test_a_batch_sees_its_own_writes_to_buckets_and_collections(make_clien
     assert (
         await client.get("/v1/buckets/b2/collections/c/records", headers=ALICE)
     ).status_code in (403, 404)
+
+
+async def test_a_forced_duplicate_timestamp_is_409_and_leaves_nothing_behind(client) -> None:
+    """K-OBJ-7: two objects of one list never share a timestamp."""
+    await setup_collection(client)
+    records = "/v1/buckets/b/collections/c/records"
+    first = await client.post(records, json={"data": {"last_modified": 1000}}, headers=ALICE)
+    assert first.status_code == 201
+    await client.post(records, json={"data": {}}, headers=ALICE)
+    duplicate = await client.post(
+        records, json={"data": {"id": "dup", "last_modified": 1000}}, headers=ALICE
+    )
+    assert duplicate.status_code == 409
+    assert duplicate.json()["errno"] == 122
+    assert (await client.get(f"{records}/dup", headers=ALICE)).status_code == 404
+    after = await client.post(records, json={"data": {"id": "next"}}, headers=ALICE)
+    assert after.status_code == 201
