@@ -98,7 +98,9 @@ class RequestContext:
                     self._storage = None
                     self.ancestors.clear()
         except BaseException:
-            # The body failed, or the commit did: either way nothing was kept.
+            # The body failed, or the commit did: nothing was kept. (A write that committed
+            # with its statement, see ``may_commit_with_write``, is followed by nothing that
+            # can fail.)
             await self._rolled_back()
             raise
         await self.commit_done()
