@@ -33,7 +33,7 @@ def tail(text: str, limit: int = OUTPUT_TAIL_CHARS) -> str:
     return text if len(text) <= limit else "[...]\n" + text[-limit:]
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
         port: int = sock.getsockname()[1]
@@ -112,7 +112,7 @@ def running_server(db_name: str, settings: dict[str, str], log_path: Path) -> It
             f"kintogql migrate failed with code {migrate.returncode}\n"
             f"--- stdout ---\n{tail(migrate.stdout)}\n--- stderr ---\n{tail(migrate.stderr)}"
         )
-    port = _free_port()
+    port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [str(KINTOGQL), "serve", "--host", HOST, "--port", str(port)],
