@@ -543,7 +543,7 @@ def rest_workloads(facts: dict[str, Any], args: argparse.Namespace) -> list[Work
             "put_if_match",
             "PUT with If-Match: <ETag of this connection's previous write>",
             "put_ifmatch.lua",
-            {"BENCH_COLLECTION": "put", "BENCH_POOL": str(max(64, 4 * args.connections))},
+            {"BENCH_COLLECTION": "put", "BENCH_POOL": str(max(1024, 64 * args.connections))},
             per_round_env=lambda server, rnd: {"BENCH_NONCE": f"p{rnd}-{int(time.time() * 1000)}"},
         ),
         Workload(

@@ -1,4 +1,5 @@
--- Conditional writes. Each thread owns BENCH_POOL records (ids "<nonce>-<tid>-<k>") in
+-- Conditional writes. Each thread owns BENCH_POOL records (1,024 by default: a record comes
+-- back only after ~2 s at 500 req/s, longer than any response takes) (ids "<nonce>-<tid>-<k>") in
 -- BENCH_COLLECTION and walks them round-robin. The first write of a record is
 --   PUT + If-None-Match: *       (expects 201)
 -- every later write sends back the ETag returned by the previous write of that record:
