@@ -20,6 +20,7 @@ FORBIDDEN = {
     "errors": {"backends", "resolvers", "rest", "schema", "app", "config", "models"},
     "config": {"backends", "resolvers", "rest", "schema", "app"},
     "matching": {"backends", "resolvers", "rest", "schema", "app"},
+    "http_body": {"backends", "resolvers", "rest", "schema", "app"},
 }
 
 

@@ -122,17 +122,10 @@ def can_create(ctx: RequestContext, tree: Tree) -> bool:
     grant = settings_principals(ctx.settings, resource, "create")
     if resource in (BUCKET, ACCOUNT):
         return not tree.principals.isdisjoint(grant)
-    parent_resource, permission = CREATE_PERMISSION[resource]
     if resource == "history":
         return False
-    return granted(
-        parent_resource,
-        permission,
-        tree.principals,
-        own=tree.parent,
-        bucket=tree.bucket if parent_resource == COLLECTION else None,
-        settings_grant=grant,
-    )
+    parent_resource, permission = CREATE_PERMISSION[resource]
+    return _granted_on_parent(tree, parent_resource, permission, grant)
 
 
 def can_read_list(ctx: RequestContext, tree: Tree, *, write: bool = False) -> bool:
@@ -143,7 +136,12 @@ def can_read_list(ctx: RequestContext, tree: Tree, *, write: bool = False) -> bo
     if resource in (BUCKET, ACCOUNT):
         return not tree.principals.isdisjoint(grant)
     parent_resource = COLLECTION if resource == RECORD else BUCKET
-    permission = "write" if write else READ_LIST
+    return _granted_on_parent(tree, parent_resource, "write" if write else READ_LIST, grant)
+
+
+def _granted_on_parent(
+    tree: Tree, parent_resource: str, permission: str, grant: tuple[str, ...]
+) -> bool:
     return granted(
         parent_resource,
         permission,

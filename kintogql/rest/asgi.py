@@ -20,9 +20,9 @@ from kintogql.errors import (
     MethodNotAllowedError,
     NotAcceptableError,
     RouteNotFoundError,
-    TooLargeError,
     invalid,
 )
+from kintogql.http_body import read_body
 from kintogql.resolvers.auth import authenticate, challenges
 from kintogql.resolvers.context import RequestContext, Services
 from kintogql.rest.errors import error_response, render
@@ -265,23 +265,7 @@ class RestApp:
 
     async def _read_body(self, receive: Any, headers: Headers) -> bytes:
         limit = self.services.settings.max_request_body_size
-        declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise TooLargeError()
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise TooLargeError()
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        return b"".join(chunks)
+        return await read_body(receive, headers.get("content-length"), limit)
 
     def cors_headers(self, headers: Headers) -> dict[str, str]:
         origin = headers.get("origin")

@@ -17,6 +17,7 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_P
 from strawberry.types import ExecutionResult
 
 from kintogql.errors import TooLargeError
+from kintogql.http_body import read_body
 from kintogql.resolvers.context import Services
 from kintogql.schema.context import GraphQLContext, Loaders, build_context
 from kintogql.schema.errors import domain_error
@@ -76,24 +77,11 @@ class KintoGraphQL(LiveWebSocketMixin, GraphQL[GraphQLContext, None]):
 
     async def _read_body(self, scope: Scope, receive: Any) -> bytes:
         """The whole body, refused past REST's limit (``max_request_body_size``)."""
-        limit = self.services.settings.max_request_body_size
+        declared = None
         for name, value in scope.get("headers", []):
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                raise TooLargeError()
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > limit:
-                raise TooLargeError()
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        return b"".join(chunks)
+            if name == b"content-length":
+                declared = value.decode("latin-1")
+        return await read_body(receive, declared, self.services.settings.max_request_body_size)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
