@@ -53,8 +53,6 @@ def ensure_database(db_name: str) -> None:
                 conn.execute(create)
 
 
-
-
 def _wait_until_up(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     last_error = "no attempt yet"
@@ -88,8 +86,6 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(timeout=15)
 
 
-
-
 @contextlib.contextmanager
 def running_server(db_name: str, settings: dict[str, str], log_path: Path) -> Iterator[str]:
     """Migrate ``db_name`` and serve it; yields the API root URL (``.../v1``)."""
@@ -112,6 +108,13 @@ def running_server(db_name: str, settings: dict[str, str], log_path: Path) -> It
             f"kintogql migrate failed with code {migrate.returncode}\n"
             f"--- stdout ---\n{tail(migrate.stdout)}\n--- stderr ---\n{tail(migrate.stderr)}"
         )
+    with serving(env, log_path) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serving(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """``kintogql serve`` with ``env`` on a free port; yields the API root URL."""
     port = free_port()
     with log_path.open("wb") as log:
         proc = subprocess.Popen(

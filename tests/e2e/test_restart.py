@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.server import HOST, KINTOGQL, REPO_ROOT, free_port, running_server
+from tests.e2e.server import running_server, serving
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,30 +42,9 @@ def test_records_survive_a_restart_on_postgresql(tmp_path: Path) -> None:
 
 
 def test_the_memory_default_serves_the_root_document(tmp_path: Path) -> None:
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KINTOGQL_")}
-    log = (tmp_path / "memory.log").open("wb")
-    proc = subprocess.Popen(
-        [str(KINTOGQL), "serve", "--host", HOST, "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=REPO_ROOT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                status, body = call("GET", f"http://{HOST}:{port}/v1/")
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise
-                time.sleep(0.2)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=15)
-        log.close()
+    with serving(env, tmp_path / "memory.log") as url:
+        status, body = call("GET", f"{url}/")
     assert status == 200
     assert "basicauth" in body["capabilities"]  # type: ignore[operator]
     assert body["user"]["id"].startswith("basicauth:")  # type: ignore[index]
