@@ -16,7 +16,7 @@ from strawberry.http import GraphQLRequestData
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL, GRAPHQL_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
-from kintogql.errors import TooLargeError
+from kintogql.errors import KintoGQLError, TooLargeError, invalid
 from kintogql.http_body import read_body
 from kintogql.resolvers.context import Services
 from kintogql.schema.context import GraphQLContext, Loaders, build_context
@@ -33,6 +33,19 @@ Scope = MutableMapping[str, Any]
 
 BATCH_SETTING = "graphql_batch_max"
 """Free-form setting: how many operations one POST may carry (0, the default: no batching)."""
+
+
+def _is_json(scope: Scope) -> bool:
+    for name, value in scope.get("headers", []):
+        if name == b"content-type":
+            return bool(value.split(b";")[0].strip().lower() == b"application/json")
+    return False
+
+
+def _error_response(exc: KintoGQLError, status: int) -> Response:
+    """A GraphQL-shaped error (``extensions.code``) for a request refused before parsing."""
+    payload = {"data": None, "errors": [domain_error(exc).formatted]}
+    return Response(orjson.dumps(payload), status, media_type="application/json")
 
 
 class KintoGraphQL(LiveWebSocketMixin, GraphQL[GraphQLContext, None]):
@@ -59,10 +72,15 @@ class KintoGraphQL(LiveWebSocketMixin, GraphQL[GraphQLContext, None]):
         try:
             body = await self._read_body(scope, receive)
         except TooLargeError as exc:
-            payload = {"data": None, "errors": [domain_error(exc).formatted]}
-            response = Response(orjson.dumps(payload), 413, media_type="application/json")
-            await response(scope, receive, send)
+            await _error_response(exc, 413)(scope, receive, send)
             return
+        if scope.get("method") == "POST" and _is_json(scope) and body.strip():
+            try:
+                orjson.loads(body)
+            except orjson.JSONDecodeError as exc:
+                error = invalid("body", None, f"Invalid JSON: {exc}")
+                await _error_response(error, 400)(scope, receive, send)
+                return
         replayed = False
 
         async def replay() -> dict[str, Any]:

@@ -117,3 +117,13 @@ async def test_graphiql_answers_a_browser_get_unless_disabled(make_client, enabl
     response = await client.get(GRAPHQL, headers={"Accept": "text/html"})
     assert response.status_code == status
     assert ("graphiql" in response.text.lower()) is enabled
+
+
+async def test_malformed_json_gets_a_graphql_error_not_plain_text(client) -> None:
+    response = await client.post(
+        "/v1/graphql", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400
+    error = response.json()["errors"][0]
+    assert error["extensions"]["code"] == "INVALID_INPUT"
+    assert error["message"].startswith("body: Invalid JSON")
