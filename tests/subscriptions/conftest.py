@@ -175,13 +175,15 @@ class GraphQLSocket:
             {"id": op_id, "type": kind, "payload": {"query": query, "variables": variables}}
         )
 
-    async def changes(self, count: int, timeout: float = 10) -> list[dict[str, Any]]:
+    async def changes(
+        self, count: int, timeout: float = 10, field: str = "recordChanges"
+    ) -> list[dict[str, Any]]:
         received = []
         while len(received) < count:
             message = await self.receive(timeout)
             assert message["type"] in ("next", "data"), message
             assert "errors" not in message["payload"], message
-            received.append(message["payload"]["data"]["recordChanges"])
+            received.append(message["payload"]["data"][field])
         return received
 
     async def close_code(self, timeout: float = 5) -> int | None:
