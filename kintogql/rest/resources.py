@@ -131,8 +131,6 @@ def make_object_handlers(resource: str) -> dict[str, Any]:
             patch_obj = Patch(kind, operations=request.json())
             sent: dict[str, Any] = {}
         else:
-            if not request.body.strip():
-                raise invalid("body", "data", "Provide at least one of data or permissions")
             data, permissions = envelope(request)
             patch_obj = Patch(kind, data=data, permissions=permissions)
             sent = data or {}

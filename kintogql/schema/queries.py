@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import strawberry
@@ -12,6 +13,7 @@ import strawberry
 from kintogql.errors import RouteNotFoundError
 from kintogql.models import BUCKET, COLLECTION, GROUP, HISTORY, RECORD
 from kintogql.resolvers import history, objects
+from kintogql.resolvers.listing import ListQuery
 from kintogql.resolvers.resources import ListRef
 from kintogql.resolvers.server_info import server_info
 from kintogql.schema.listing import Connection, ListArgs, connection
@@ -54,8 +56,16 @@ class ServerInfo:
     user: User | None = strawberry.field(description="The caller, null when anonymous.")
 
 
-async def list_connection(info: Info, ref: ListRef, args: ListArgs) -> Connection[Any]:
+async def list_connection(
+    info: Info,
+    ref: ListRef,
+    args: ListArgs,
+    check: Callable[[ListQuery], ListQuery] | None = None,
+) -> Connection[Any]:
+    """``check`` applies a closed field set (history) before the query runs."""
     query = args.to_query()
+    if check is not None:
+        query = check(query)
     ctx = info.context.ctx
     page, total = await objects.list_objects(ctx, ref, query, count=wants_total(info))
     return connection(page, total, query, lambda obj: from_stored(ref, obj))
@@ -172,11 +182,8 @@ class Query:
     ) -> Connection[HistoryEntry]:
         if history.FEATURE not in info.context.ctx.settings.features:
             raise RouteNotFoundError()
-        ref = ListRef(HISTORY, bucket)
-        query = history.check_query(ListArgs(first, after, since, before, sort, filters).to_query())
-        ctx = info.context.ctx
-        page, total = await objects.list_objects(ctx, ref, query, count=wants_total(info))
-        return connection(page, total, query, lambda obj: from_stored(ref, obj))
+        args = ListArgs(first, after, since, before, sort, filters)
+        return await list_connection(info, ListRef(HISTORY, bucket), args, history.check_query)
 
     @strawberry.field
     async def record(self, info: Info, bucket: str, collection: str, id: str) -> Record:

@@ -161,6 +161,9 @@ async def test_patch_without_data_or_permissions_is_rejected(client) -> None:
     response = await client.patch(url, json={}, headers=ALICE)
     assert response.status_code == 400
     assert response.json()["details"][0]["name"] == "data"
+    empty = await client.patch(url, content=b"", headers=ALICE)
+    assert empty.status_code == 400
+    assert empty.json()["details"][0]["name"] == "data"
 
 
 async def test_patch_always_refreshes_the_timestamp(client) -> None:
