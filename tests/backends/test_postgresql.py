@@ -236,3 +236,41 @@ async def test_cross_list_lookups_use_their_index(
     populated: PostgreSQLBackend, query: str, params: dict[str, Any], index: str
 ) -> None:
     assert index in await plan(populated, query, params)
+
+
+@pytest.fixture
+async def big_list(clean_postgresql: PostgreSQLBackend) -> PostgreSQLBackend:
+    """A 10,000-record collection among other lists whose records hold the same values."""
+    async with clean_postgresql.transaction() as storage:
+        conn = storage._conn  # type: ignore[attr-defined]
+        await conn.execute(
+            "INSERT INTO objects (resource, parent_id, id, last_modified, data, permissions) "
+            "SELECT 'record', '/buckets/b' || (i % 5) || '/collections/c', 'r' || i, i, "
+            "jsonb_build_object('category', i % 10, 'rank', i), '{}' "
+            "FROM generate_series(1, 50000) AS i"
+        )
+        await conn.execute("ANALYZE objects")
+    return clean_postgresql
+
+
+async def test_an_equality_filter_reads_only_the_matching_objects_of_its_list(
+    big_list: PostgreSQLBackend,
+) -> None:
+    from kintogql.models import Sort
+
+    query, params = queries.list_query(
+        RECORD,
+        "/buckets/b3/collections/c",
+        [f("category", "eq", 3)],
+        [Sort("rank", True), Sort("last_modified", True)],
+        (),
+        50,
+        False,
+        None,
+    )
+    found = await plan(big_list, query, params)
+    # Parent and value are both index conditions: the other lists' matches are never read.
+    assert "Bitmap Index Scan on objects_list_data_idx" in found
+    condition = found.split("objects_list_data_idx")[1].splitlines()[1]
+    assert "parent_id" in condition
+    assert "@>" in condition
