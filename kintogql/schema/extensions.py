@@ -6,11 +6,11 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
+from graphql import ASTValidationRule
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
-    MaxTokensLimiter,
     QueryDepthLimiter,
     SchemaExtension,
 )
@@ -19,6 +19,7 @@ from strawberry.types.graphql import OperationType
 from kintogql.config import Settings
 from kintogql.errors import KintoGQLError, MethodNotAllowedError
 from kintogql.schema.context import GraphQLContext
+from kintogql.schema.documents import CachedDocuments, DocumentCache
 from kintogql.schema.errors import DomainErrors, domain_error
 
 ROLLED_BACK = "rolledBack"
@@ -84,17 +85,19 @@ class OperationTransaction(SchemaExtension):
 
 def schema_extensions(settings: Settings) -> list[Any]:
     """The extensions for ``settings``: limits checked before execution (tokens while
-    parsing, aliases and depth during validation), introspection switch, error rendering
-    and the operation transaction."""
-    # Factories, not instances: each operation gets its own extension objects.
-    extensions: list[Any] = [DomainErrors]
-    if settings.graphql_max_tokens > 0:
-        extensions.append(partial(MaxTokensLimiter, max_token_count=settings.graphql_max_tokens))
+    parsing, aliases, depth and the introspection switch during validation) with the
+    documents that passed them cached per query text, error rendering and the operation
+    transaction."""
+    # Strawberry's limiter extensions are only used for their rule classes, built once
+    # here: as extensions they would build new classes, and defeat the cache, per request.
+    rules: list[type[ASTValidationRule]] = []
     if settings.graphql_max_aliases > 0:
-        extensions.append(partial(MaxAliasesLimiter, max_alias_count=settings.graphql_max_aliases))
+        rules += MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases).validation_rules
     if settings.graphql_max_depth > 0:
-        extensions.append(partial(QueryDepthLimiter, max_depth=settings.graphql_max_depth))
+        rules += QueryDepthLimiter(max_depth=settings.graphql_max_depth).validation_rules
     if not settings.graphql_introspection:
-        extensions.append(DisableIntrospection)
-    extensions.append(OperationTransaction)
-    return extensions
+        rules += DisableIntrospection().validation_rules
+    max_tokens = settings.graphql_max_tokens if settings.graphql_max_tokens > 0 else None
+    cache = DocumentCache(tuple(rules), max_tokens)
+    # Factories, not instances: each operation gets its own extension objects.
+    return [DomainErrors, partial(CachedDocuments, cache), OperationTransaction]
