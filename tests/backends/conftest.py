@@ -79,6 +79,12 @@ async def postgresql_backend(postgresql_url: str) -> AsyncIterator[PostgreSQLBac
     await backend.close()
 
 
+@pytest.fixture
+async def clean_postgresql(postgresql_backend: PostgreSQLBackend) -> PostgreSQLBackend:
+    await postgresql_backend.flush()
+    return postgresql_backend
+
+
 @dataclass(frozen=True)
 class BackendCase:
     name: str

@@ -23,12 +23,6 @@ from tests.backends.helpers import RECORD, RECORDS, f
 LATEST = migrations()[-1][0]
 
 
-@pytest.fixture
-async def clean_postgresql(postgresql_backend: PostgreSQLBackend) -> PostgreSQLBackend:
-    await postgresql_backend.flush()
-    return postgresql_backend
-
-
 async def test_migrations_are_numbered_from_one_without_gaps() -> None:
     assert [number for number, _, _ in migrations()] == list(range(1, LATEST + 1))
 

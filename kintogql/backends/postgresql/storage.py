@@ -27,7 +27,7 @@ from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from kintogql.backends.base import Backend, ObjectKey, Storage
-from kintogql.backends.postgresql import queries
+from kintogql.backends.postgresql import queries, wire
 from kintogql.errors import (
     BackendError,
     ObjectNotFoundError,
@@ -63,6 +63,8 @@ def translate_errors() -> Iterator[None]:
         raise UnicityError() from exc
     except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
         raise TransientBackendError() from exc
+    except wire.StaleStatementError as exc:
+        raise TransientBackendError() from exc
     except psycopg.DataError as exc:
         # E.g. a NUL character, which neither ``text`` nor ``jsonb`` can store.
         detail = exc.diag.message_primary or "invalid value"
@@ -73,7 +75,7 @@ def translate_errors() -> Iterator[None]:
 
 # --- Statements -------------------------------------------------------------------------
 
-_BEGIN: LiteralString = "BEGIN ISOLATION LEVEL READ COMMITTED"
+_BEGIN = b"BEGIN ISOLATION LEVEL READ COMMITTED"
 
 _LOCK: LiteralString = """\
 INSERT INTO timestamps AS t (resource, parent_id, last_modified)
@@ -268,23 +270,19 @@ class PostgreSQLStorage(Storage):
     ) -> list[Any]:
         if self.committed:
             raise RuntimeError("statement after the transaction's final write")
+        # BEGIN travels with the transaction's first statement, and COMMIT with its final
+        # write: one round trip each time, and a list lock released at once.
+        begin = _BEGIN if self._begin_pending else None
+        commit = commit and (self.began or begin is not None)
+        if begin is not None:
+            self._begin_pending = False
+            self.began = True
         with translate_errors():
-            if not self._begin_pending and not (commit and self.began):
-                cursor = await self._conn.execute(query, params)
-                return await cursor.fetchall() if fetch else []
-            # BEGIN travels with the transaction's first statement, and COMMIT with its
-            # final write: one round trip each time, and a list lock released at once.
-            async with self._conn.pipeline():
-                if self._begin_pending:
-                    self._begin_pending = False
-                    self.began = True
-                    await self._conn.execute(_BEGIN)
-                cursor = await self._conn.execute(query, params)
-                if commit:
-                    await self._conn.execute("COMMIT")
-                rows = await cursor.fetchall() if fetch else []
-            self.committed = commit
-            return rows
+            rows = await wire.run(
+                self._conn, query, params, begin=begin, commit=commit, fetch=fetch
+            )
+        self.committed = commit
+        return rows
 
     async def _rows(self, query: LiteralString | bytes, params: dict[str, Any]) -> list[Any]:
         return await self._send(query, params, fetch=True)
@@ -604,6 +602,9 @@ class PostgreSQLBackend(Backend):
         await conn.set_isolation_level(psycopg.IsolationLevel.READ_COMMITTED)
         set_json_dumps(orjson.dumps, conn)
         set_json_loads(orjson.loads, conn)
+        # Statements are prepared by ``wire``; psycopg's own preparation would also send
+        # DEALLOCATE ALL after every ROLLBACK, dropping ours.
+        conn.prepare_threshold = None
         self._last_used[conn] = time.monotonic()
 
     async def _check(self, conn: Connection) -> None:
