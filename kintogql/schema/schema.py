@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from kintogql.config import Settings
+from kintogql.schema.execution import KintoExecutor
 from kintogql.schema.extensions import schema_extensions
 from kintogql.schema.mutations import Mutation
 from kintogql.schema.queries import Query
@@ -47,5 +48,6 @@ def build_schema(settings: Settings | None = None, *, batch_max: int = 0) -> str
         mutation=Mutation,
         subscription=subscription_root(),
         extensions=schema_extensions(settings) if settings is not None else [],
+        execution_context_class=KintoExecutor,
         config=StrawberryConfig(**config),
     )
