@@ -20,6 +20,7 @@ from kintogql.errors import KintoGQLError, TooLargeError, invalid
 from kintogql.http_body import read_body
 from kintogql.resolvers.context import Services
 from kintogql.schema.context import GraphQLContext, Loaders, build_context
+from kintogql.schema.encoding import encode_response
 from kintogql.schema.errors import domain_error
 from kintogql.schema.fanout import FanoutTransportWSHandler
 from kintogql.schema.schema import build_schema
@@ -100,6 +101,17 @@ class KintoGraphQL(LiveWebSocketMixin, GraphQL[GraphQLContext, None]):
             if name == b"content-length":
                 declared = value.decode("latin-1")
         return await read_body(receive, declared, self.services.settings.max_request_body_size)
+
+    def create_response(self, response_data: Any, sub_response: Response) -> Response:
+        # Strawberry's own, but with orjson: ``encode_json`` is not overridden because the
+        # WebSocket transports use it too, and bytes would go out as binary frames.
+        response = Response(encode_response(response_data), media_type="application/json")
+        response.headers.raw.extend(sub_response.headers.raw)
+        if sub_response.background:
+            response.background = sub_response.background
+        if sub_response.status_code:
+            response.status_code = sub_response.status_code
+        return response
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
