@@ -145,3 +145,9 @@ class BackendError(KintoGQLError):
 class TransientBackendError(BackendError):
     """The transaction lost a race the database could not order (deadlock between writers of
     several lists in opposite orders, serialization failure). Re-running it is safe."""
+
+
+class ConcurrentWriteError(TransientBackendError):
+    """A write conditioned on an earlier read found the object changed (or created, or
+    deleted) by another writer in between, and was not applied. The resolvers then run the
+    operation again holding the list's lock; re-running the whole request is safe too."""

@@ -19,9 +19,19 @@ from kintogql.config import Settings, build_settings
 PG_ADMIN_URL = os.environ.get(
     "KINTOGQL_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-PG_TEST_URL = os.environ.get(
-    "KINTOGQL_TEST_STORAGE_URL", "postgresql://postgres@127.0.0.1:5432/kintogql_test"
-)
+_RUN_DATABASES: set[str] = set()
+
+
+def run_database_url(name: str) -> str:
+    """The URL of a database of this test run only, dropped when the run ends: runs on one
+    machine at the same time (several checkouts, several engineers) never flush each
+    other's tables."""
+    database = f"{name}_{os.getpid()}"
+    _RUN_DATABASES.add(database)
+    return f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{database}"
+
+
+PG_TEST_URL = os.environ.get("KINTOGQL_TEST_STORAGE_URL") or run_database_url("kintogql_test")
 SECRET = "test-secret"
 BACKENDS = ["memory", "postgresql"]
 
@@ -46,6 +56,23 @@ async def ensure_database(url: str) -> None:
     from kintogql.backends.postgresql import migrate
 
     await migrate(url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+async def _drop_run_databases() -> AsyncIterator[None]:
+    yield
+    created = sorted(_RUN_DATABASES)
+    if not created:
+        return
+    import psycopg
+
+    try:
+        conn = await psycopg.AsyncConnection.connect(PG_ADMIN_URL, autocommit=True)
+    except psycopg.OperationalError:
+        return  # PostgreSQL-less run: nothing was created
+    async with conn:
+        for name in created:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="session")

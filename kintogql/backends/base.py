@@ -158,10 +158,15 @@ class Storage(abc.ABC):
         *,
         last_modified: int | None = None,
         commit: bool = False,
+        expected: int | None = None,
     ) -> StoredObject:
         """Replace a live object's data and ACL with a new timestamp. A forced
         ``last_modified`` is honoured only when greater than the current one.
-        Raises ``ObjectNotFoundError`` when there is no live object."""
+        Raises ``ObjectNotFoundError`` when there is no live object.
+
+        ``expected``: apply only if the live object's timestamp is still this one (what the
+        caller read without holding the list's lock); otherwise nothing is written and
+        ``ConcurrentWriteError`` is raised."""
 
     @abc.abstractmethod
     async def delete(
@@ -172,9 +177,11 @@ class Storage(abc.ABC):
         *,
         last_modified: int | None = None,
         commit: bool = False,
+        expected: int | None = None,
     ) -> StoredObject:
         """Turn a live object into a tombstone (its ACL is erased) and return the tombstone.
-        Raises ``ObjectNotFoundError`` when there is no live object."""
+        Raises ``ObjectNotFoundError`` when there is no live object; ``expected`` as in
+        ``update``."""
 
     @abc.abstractmethod
     async def delete_descendants(self, uri: str) -> None:

@@ -105,6 +105,11 @@ class RequestContext:
             raise
         await self.commit_done()
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a transaction is open (a batch's, a GraphQL operation's, or a caller's)."""
+        return self._storage is not None
+
     def may_commit_with_write(self) -> bool:
         """Whether the write about to happen may be the transaction's last statement: the
         caller owns the transaction (not a batch, not a GraphQL operation), and no feature

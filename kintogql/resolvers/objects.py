@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from kintogql.backends.base import Storage
-from kintogql.errors import ObjectNotFoundError, invalid
+from kintogql.errors import ConcurrentWriteError, ObjectNotFoundError, UnicityError, invalid
 from kintogql.models import (
     ACCOUNT,
     ACL,
@@ -50,6 +50,8 @@ from kintogql.resolvers.validation import (
     validate_builtin_fields,
     validate_permissions,
 )
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -334,15 +336,23 @@ async def _create(
     acl: ACL,
     *,
     final: bool = False,
+    conditional: bool = False,
 ) -> ObjectResult:
-    """``final``: the operation's last write (see ``RequestContext.may_commit_with_write``)."""
+    """``final``: the operation's last write (see ``RequestContext.may_commit_with_write``).
+    ``conditional``: the absence of the object was read without the list's lock, so an
+    object created meanwhile is a concurrent write, not a conflict to report."""
     forced = _forced_timestamp(data)
     cleaned = await _prepare_data(ctx, storage, tree, ref, _clean_data(data, ref.id), None)
     add_writer(acl, ctx.user_id, ctx.settings)
     commit = final and ctx.may_commit_with_write()
-    obj = await storage.create(
-        ref.resource, ref.parent_id, cleaned, acl, last_modified=forced, commit=commit
-    )
+    try:
+        obj = await storage.create(
+            ref.resource, ref.parent_id, cleaned, acl, last_modified=forced, commit=commit
+        )
+    except UnicityError as exc:
+        if conditional:
+            raise ConcurrentWriteError() from exc
+        raise
     tree.obj = obj
     await _record_change(ctx, storage, Change(ref, Action.CREATE, None, obj, tree))
     return _result(obj, tree, created=True)
@@ -358,27 +368,52 @@ async def replace_object(
     """PUT (K-MTH-7): create (201) or replace (200)."""
     ref.list.validate_parent_ids()
     acl = validate_permissions(ref.resource, permissions) if permissions is not None else None
-    async with ctx.transaction() as storage:
-        await storage.lock(ref.resource, ref.parent_id)
-        tree = await load_tree(ctx, storage, ref.list, ref.id)
-        existing = tree.obj
-        safe_create = preconditions.if_none_match == "*"
-        if existing is not None and not safe_create:
-            allowed = can_on_object(ctx, tree, "write")
-        else:
-            allowed = can_create(ctx, tree)
-        if not allowed:
-            raise forbid(ctx)
-        ref.validate_id()
-        tree.require_parent()
-        preconditions.check_object(existing)
-        if data is not None and "id" in data and data["id"] != ref.id:
-            raise invalid("body", "id", "Object id does not match existing object")
-        if existing is None:
-            return await _create(ctx, storage, tree, ref, dict(data or {}), acl or {}, final=True)
-        new_data = dict(data) if data is not None else dict(existing.data)
-        new_acl = acl if acl is not None else dict(existing.permissions)
-        return await _update(ctx, storage, tree, ref, existing, new_data, new_acl, final=True)
+
+    async def attempt(locked: bool) -> ObjectResult:
+        async with ctx.transaction() as storage:
+            if locked:
+                await storage.lock(ref.resource, ref.parent_id)
+            tree = await load_tree(ctx, storage, ref.list, ref.id)
+            existing = tree.obj
+            safe_create = preconditions.if_none_match == "*"
+            if existing is not None and not safe_create:
+                allowed = can_on_object(ctx, tree, "write")
+            else:
+                allowed = can_create(ctx, tree)
+            if not allowed:
+                raise forbid(ctx)
+            ref.validate_id()
+            tree.require_parent()
+            preconditions.check_object(existing)
+            if data is not None and "id" in data and data["id"] != ref.id:
+                raise invalid("body", "id", "Object id does not match existing object")
+            if existing is None:
+                new = dict(data or {})
+                return await _create(
+                    ctx, storage, tree, ref, new, acl or {}, final=True, conditional=not locked
+                )
+            new_data = dict(data) if data is not None else dict(existing.data)
+            new_acl = acl if acl is not None else dict(existing.permissions)
+            return await _update(
+                ctx, storage, tree, ref, existing, new_data, new_acl, final=True, locked=locked
+            )
+
+    return await _write_optimistically(ctx, attempt)
+
+
+async def _write_optimistically(ctx: RequestContext, attempt: Callable[[bool], Awaitable[T]]) -> T:
+    """Run a single-object write without locking its list before reading: the write itself
+    is conditioned on the object still being the version read (``expected``), so the list's
+    lock is held for the write statement alone, not for the read and the checks before it.
+    When another writer came in between, the operation runs again, locking first, and then
+    cannot lose a race. Inside a transaction shared with other writes (batch, GraphQL
+    operation) the lock is always taken first: nothing can be re-run there."""
+    if ctx.in_transaction:
+        return await attempt(True)
+    try:
+        return await attempt(False)
+    except ConcurrentWriteError:
+        return await attempt(True)
 
 
 async def _update(
@@ -391,14 +426,24 @@ async def _update(
     acl: ACL,
     *,
     final: bool = False,
+    locked: bool = True,
 ) -> ObjectResult:
+    """``locked``: whether ``existing`` was read holding the list's lock; if not, the write
+    applies only to that version (see ``_write_optimistically``)."""
     forced = _forced_timestamp(data)
     cleaned = await _prepare_data(ctx, storage, tree, ref, _clean_data(data, ref.id), existing)
     acl = {k: list(v) for k, v in acl.items()}
     add_writer(acl, ctx.user_id, ctx.settings)
     commit = final and ctx.may_commit_with_write()
     obj = await storage.update(
-        ref.resource, ref.parent_id, ref.id, cleaned, acl, last_modified=forced, commit=commit
+        ref.resource,
+        ref.parent_id,
+        ref.id,
+        cleaned,
+        acl,
+        last_modified=forced,
+        commit=commit,
+        expected=None if locked else existing.last_modified,
     )
     tree.obj = obj
     await _record_change(ctx, storage, Change(ref, Action.UPDATE, existing, obj, tree))
@@ -408,11 +453,12 @@ async def _update(
 
 
 async def _existing_for_write(
-    ctx: RequestContext, storage: Storage, ref: ObjectRef
+    ctx: RequestContext, storage: Storage, ref: ObjectRef, *, locked: bool = True
 ) -> tuple[Tree, StoredObject]:
     """The object a PATCH/DELETE addresses; 404 only for callers who can read the parent's
-    list, else 403/401 (K-PRM-7)."""
-    await storage.lock(ref.resource, ref.parent_id)
+    list, else 403/401 (K-PRM-7). ``locked``: take the list's lock before reading."""
+    if locked:
+        await storage.lock(ref.resource, ref.parent_id)
     tree = await load_tree(ctx, storage, ref.list, ref.id)
     if tree.obj is None:
         if ref.resource in (BUCKET, ACCOUNT):
@@ -441,18 +487,24 @@ async def patch_object(
 ) -> ObjectResult:
     """PATCH (K-MTH-8, K-MTH-9). The timestamp is refreshed even when nothing changed."""
     ref.list.validate_parent_ids()
-    async with ctx.transaction() as storage:
-        tree, existing = await _existing_for_write(ctx, storage, ref)
-        patch.validate(ref.resource)
-        preconditions.check_object(existing)
-        data, acl = apply_patch(
-            patch, ref.resource, dict(existing.data), dict(existing.permissions)
-        )
-        if data.get("id", ref.id) != ref.id:
-            raise invalid("body", "id", "Object id does not match existing object")
-        if data.get("last_modified") == existing.last_modified:
-            data.pop("last_modified")
-        return await _update(ctx, storage, tree, ref, existing, data, acl, final=True)
+
+    async def attempt(locked: bool) -> ObjectResult:
+        async with ctx.transaction() as storage:
+            tree, existing = await _existing_for_write(ctx, storage, ref, locked=locked)
+            patch.validate(ref.resource)
+            preconditions.check_object(existing)
+            data, acl = apply_patch(
+                patch, ref.resource, dict(existing.data), dict(existing.permissions)
+            )
+            if data.get("id", ref.id) != ref.id:
+                raise invalid("body", "id", "Object id does not match existing object")
+            if data.get("last_modified") == existing.last_modified:
+                data.pop("last_modified")
+            return await _update(
+                ctx, storage, tree, ref, existing, data, acl, final=True, locked=locked
+            )
+
+    return await _write_optimistically(ctx, attempt)
 
 
 async def delete_object(
@@ -463,10 +515,19 @@ async def delete_object(
 ) -> StoredObject:
     """DELETE (K-MTH-11): the tombstone. Children of buckets and collections vanish."""
     ref.list.validate_parent_ids()
-    async with ctx.transaction() as storage:
-        tree, existing = await _existing_for_write(ctx, storage, ref)
-        preconditions.check_object(existing)
-        return await _delete(ctx, storage, tree, ref, existing, last_modified, final=True)
+
+    async def attempt(locked: bool) -> StoredObject:
+        async with ctx.transaction() as storage:
+            tree, existing = await _existing_for_write(ctx, storage, ref, locked=locked)
+            preconditions.check_object(existing)
+            return await _delete(
+                ctx, storage, tree, ref, existing, last_modified, final=True, locked=locked
+            )
+
+    if ref.resource in (BUCKET, COLLECTION):
+        # A cascade is several statements: it always locks first, never re-runs.
+        return await attempt(True)
+    return await _write_optimistically(ctx, attempt)
 
 
 async def _delete(
@@ -478,13 +539,19 @@ async def _delete(
     last_modified: int | None,
     *,
     final: bool = False,
+    locked: bool = True,
 ) -> StoredObject:
     if ref.resource in (BUCKET, COLLECTION):
         # Children first, so that the tombstone can be the transaction's last write.
         await storage.delete_descendants(ref.uri)
     commit = final and ctx.may_commit_with_write()
     tombstone = await storage.delete(
-        ref.resource, ref.parent_id, ref.id, last_modified=last_modified, commit=commit
+        ref.resource,
+        ref.parent_id,
+        ref.id,
+        last_modified=last_modified,
+        commit=commit,
+        expected=None if locked else existing.last_modified,
     )
     await _record_change(ctx, storage, Change(ref, Action.DELETE, existing, tombstone, tree))
     return tombstone

@@ -31,8 +31,16 @@ from kintogql.resolvers.listing import (
 from kintogql.resolvers.permissions import deny
 
 FIELDS = frozenset(
-    {"uri", "resource_name", "permissions", "id", "bucket_id", "collection_id", "group_id",
-     "record_id"}
+    {
+        "uri",
+        "resource_name",
+        "permissions",
+        "id",
+        "bucket_id",
+        "collection_id",
+        "group_id",
+        "record_id",
+    }
 )
 
 # What a held permission implies on the same object (``read:attributes`` included, as
@@ -53,8 +61,16 @@ _IMPLIED: dict[str, dict[str, tuple[str, ...]]] = {
     RECORD: {"write": ("write", "read"), "read": ("read",)},
     ACCOUNT: {"write": ("write", "read"), "read": ("read",)},
 }
-_ORDER = ("write", "read", "read:attributes", "collection:create", "group:create",
-          "record:create", "bucket:create", "account:create")
+_ORDER = (
+    "write",
+    "read",
+    "read:attributes",
+    "collection:create",
+    "group:create",
+    "record:create",
+    "bucket:create",
+    "account:create",
+)
 _SETTINGS_PERMISSIONS = {
     BUCKET: ("write", "read", "collection:create", "group:create"),
     COLLECTION: ("write", "read", "record:create"),

@@ -21,10 +21,14 @@ def template_of(route: Route) -> str:
 
 def _tag(route: Route) -> str:
     name = route.name.removesuffix("-list")
-    return {"root": "Utilities", "heartbeat": "Utilities", "lbheartbeat": "Utilities",
-            "version": "Utilities", "contribute": "Utilities", "api": "Utilities"}.get(
-        name, name.capitalize() + "s" if not name.endswith("s") else name.capitalize()
-    )
+    return {
+        "root": "Utilities",
+        "heartbeat": "Utilities",
+        "lbheartbeat": "Utilities",
+        "version": "Utilities",
+        "contribute": "Utilities",
+        "api": "Utilities",
+    }.get(name, name.capitalize() + "s" if not name.endswith("s") else name.capitalize())
 
 
 def _operation(route: Route, method: str, template: str) -> dict[str, Any]:

@@ -157,3 +157,24 @@ async def test_a_cancelled_exchange_closes_its_connection_and_the_pool_recovers(
     assert conn.closed
     async with clean_postgresql.transaction(readonly=True) as storage:
         assert await storage.get("record", "/buckets/b/collections/c", "r") is None
+
+
+async def test_lists_filtered_on_object_fields_are_planned_for_their_values(
+    clean_postgresql: PostgreSQLBackend,
+) -> None:
+    """A prepared statement switches to a generic plan after a few runs, and a generic plan
+    cannot know that ``category = 3`` is selective: such lists are never prepared."""
+    from kintogql.models import Filter, FilterOp, Sort
+
+    lists = "/buckets/b/collections/c"
+    async with clean_postgresql.transaction(readonly=True) as storage:
+        conn = storage._conn  # type: ignore[attr-defined]
+        for _ in range(8):
+            await storage.list("record", lists, filters=[Filter("category", FilterOp.EQ, 3)])
+            await storage.list("record", lists, sorting=[Sort("rank", True)])
+            await storage.list("record", lists, filters=[Filter("last_modified", FilterOp.GT, 1)])
+        cursor = await conn.execute("SELECT statement FROM pg_prepared_statements")
+        prepared = [row[0] for row in await cursor.fetchall()]
+    lists_prepared = [text for text in prepared if "LEFT JOIN LATERAL" in text]
+    assert not [text for text in lists_prepared if "o.data #>" in text or "o.data @>" in text]
+    assert [text for text in lists_prepared if "(o.last_modified > $3)" in text]

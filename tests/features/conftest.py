@@ -12,12 +12,11 @@ import pytest
 from kintogql.backends.base import Backend
 from kintogql.backends.factory import create_backend
 from kintogql.config import build_settings
-from tests.conftest import ALICE, PG_TEST_URL, SECRET, AppFactory, ensure_database
+from tests.conftest import ALICE, SECRET, AppFactory, ensure_database, run_database_url
 
 # A database of our own: other suites flush theirs concurrently.
-FEATURES_PG_URL = os.environ.get(
-    "KINTOGQL_FEATURES_TEST_STORAGE_URL",
-    PG_TEST_URL.rsplit("/", 1)[0] + "/kintogql_features_test",
+FEATURES_PG_URL = os.environ.get("KINTOGQL_FEATURES_TEST_STORAGE_URL") or run_database_url(
+    "kintogql_features_test"
 )
 
 

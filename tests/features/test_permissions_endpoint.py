@@ -49,15 +49,9 @@ async def test_lists_objects_with_direct_aces(client: httpx.AsyncClient) -> None
         "/buckets/b/collections/c/records/r",
     }
     bucket = entries["/buckets/b"]
-    assert (
-        bucket["resource_name"] == "bucket"
-    )
-    assert (
-        bucket["id"] == "b"
-    )
-    assert (
-        bucket["bucket_id"] == "b"
-    )
+    assert bucket["resource_name"] == "bucket"
+    assert bucket["id"] == "b"
+    assert bucket["bucket_id"] == "b"
     assert set(bucket["permissions"]) == {
         "write",
         "read",

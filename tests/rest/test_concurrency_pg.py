@@ -181,3 +181,60 @@ async def test_batches_writing_two_collections_in_opposite_orders_all_succeed(
     assert {r.status_code for r in responses} == {200}
     statuses = {sub["status"] for r in responses for sub in r.json()["responses"]}
     assert statuses == {201}
+
+
+@pytest.mark.parametrize("includes", ["", "kinto.plugins.history"])
+async def test_concurrent_patches_of_one_record_lose_no_update(make_client, includes: str) -> None:
+    """Single writes read without the list's lock and write on condition: a PATCH that read a
+    version another PATCH replaced meanwhile runs again (locking first) instead of
+    overwriting it."""
+    client = await make_client(storage_pool_size=12, includes=includes)
+    await prepare(client)
+    url = f"{RECORDS}/shared"
+    await client.put(url, json={"data": {}}, headers=ALICE)
+    responses = await asyncio.gather(
+        *(client.patch(url, json={"data": {f"f{n}": n}}, headers=ALICE) for n in range(24))
+    )
+    assert {r.status_code for r in responses} == {200}
+    final = (await client.get(url, headers=ALICE)).json()["data"]
+    assert {k: v for k, v in final.items() if k.startswith("f")} == {f"f{n}": n for n in range(24)}
+    timestamps = sorted(r.json()["data"]["last_modified"] for r in responses)
+    assert len(set(timestamps)) == 24
+    assert final["last_modified"] == timestamps[-1]
+
+
+async def test_concurrent_safe_creates_of_one_id_create_it_once(make_client) -> None:
+    client = await make_client(storage_pool_size=12)
+    await prepare(client)
+    url = f"{RECORDS}/once"
+    responses = await asyncio.gather(
+        *(
+            client.put(url, json={"data": {"n": n}}, headers={**ALICE, "If-None-Match": "*"})
+            for n in range(12)
+        )
+    )
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [412] * 11
+    created = next(r for r in responses if r.status_code == 201).json()["data"]
+    assert (await client.get(url, headers=ALICE)).json()["data"] == created
+
+
+async def test_a_delete_racing_patches_wins_once_and_patches_after_it_find_nothing(
+    make_client,
+) -> None:
+    client = await make_client(storage_pool_size=12)
+    await prepare(client)
+    url = f"{RECORDS}/doomed"
+    await client.put(url, json={"data": {}}, headers=ALICE)
+    requests = [client.patch(url, json={"data": {f"f{n}": n}}, headers=ALICE) for n in range(8)]
+    requests.insert(4, client.delete(url, headers=ALICE))
+    responses = await asyncio.gather(*requests)
+    deletes = [responses[4]]
+    patches = responses[:4] + responses[5:]
+    assert [r.status_code for r in deletes] == [200]
+    assert {r.status_code for r in patches} <= {200, 404}
+    tombstone_ts = deletes[0].json()["data"]["last_modified"]
+    assert all(
+        r.json()["data"]["last_modified"] < tombstone_ts for r in patches if r.status_code == 200
+    )
+    assert (await client.get(url, headers=ALICE)).status_code == 404

@@ -25,9 +25,9 @@ from websockets.asyncio.client import ClientConnection, connect
 from kintogql.app import KintoGQLApp, create_app
 from kintogql.config import build_settings
 from kintogql.schema.app import KintoGraphQL
-from tests.conftest import basic, ensure_database
+from tests.conftest import basic, ensure_database, run_database_url
 
-LIVE_DB = "postgresql://postgres@127.0.0.1:5432/kintogql_live"
+LIVE_DB = run_database_url("kintogql_live")
 REDIS_URL = os.environ.get("KINTOGQL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 SECRET = "x"
 INIT_TIMEOUT = timedelta(seconds=1)

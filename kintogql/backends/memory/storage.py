@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from kintogql.backends.base import Backend, ObjectKey, Storage
-from kintogql.errors import ObjectNotFoundError, UnicityError
+from kintogql.errors import ConcurrentWriteError, ObjectNotFoundError, UnicityError
 from kintogql.matching import matches_all, resolve, sort_objects
 from kintogql.models import (
     ACL,
@@ -204,8 +204,11 @@ class MemoryStorage(Storage):
         self._state.lists.setdefault(key, {})[object_id] = obj
         return _copy(obj)
 
-    def _existing(self, key: ListKey, object_id: str) -> StoredObject:
+    def _existing(self, key: ListKey, object_id: str, expected: int | None) -> StoredObject:
         obj = self._state.lists.get(key, {}).get(object_id)
+        live = obj is not None and not obj.deleted
+        if expected is not None and (not live or obj is None or obj.last_modified != expected):
+            raise ConcurrentWriteError()
         if obj is None or obj.deleted:
             raise ObjectNotFoundError(key[0], object_id)
         return obj
@@ -231,9 +234,10 @@ class MemoryStorage(Storage):
         *,
         last_modified: int | None = None,
         commit: bool = False,
+        expected: int | None = None,
     ) -> StoredObject:
         key = (resource, parent_id)
-        current = self._existing(key, object_id)
+        current = self._existing(key, object_id, expected)
         self._save(key)
         ts = self._update_timestamp(key, current.last_modified, last_modified)
         return self._store(key, object_id, data, permissions, ts)
@@ -246,9 +250,10 @@ class MemoryStorage(Storage):
         *,
         last_modified: int | None = None,
         commit: bool = False,
+        expected: int | None = None,
     ) -> StoredObject:
         key = (resource, parent_id)
-        current = self._existing(key, object_id)
+        current = self._existing(key, object_id, expected)
         self._save(key)
         ts = self._update_timestamp(key, current.last_modified, last_modified)
         tombstone = StoredObject(

@@ -280,6 +280,22 @@ _VISIBILITY_SQL = (
 )
 
 
+_COLUMNS = frozenset({"id", "last_modified"})
+
+
+def plan_depends_on_values(
+    filters: Sequence[Filter],
+    sorting: Sequence[Sort] = (),
+    pagination: Sequence[Sequence[Filter]] = (),
+) -> bool:
+    """Whether a list statement touches object fields, whose selectivity only the values
+    tell: such statements must be planned for their values, never with a generic plan (an
+    equality filter matching 1 % of a big list would be planned as a scan of the list)."""
+    fields = [f.field for f in filters] + [s.field for s in sorting]
+    fields += [f.field for group in pagination for f in group]
+    return any(name not in _COLUMNS for name in fields)
+
+
 class _QueryCache:
     MAX_SIZE = 2048
 

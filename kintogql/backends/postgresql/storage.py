@@ -30,6 +30,7 @@ from kintogql.backends.base import Backend, ObjectKey, Storage
 from kintogql.backends.postgresql import queries, wire
 from kintogql.errors import (
     BackendError,
+    ConcurrentWriteError,
     ObjectNotFoundError,
     TransientBackendError,
     UnicityError,
@@ -168,6 +169,18 @@ WHERE o.resource = %(resource)s AND o.parent_id = %(parent_id)s AND o.id = %(id)
 RETURNING o.last_modified"""
 )
 
+# ``_REPLACE`` on condition that the object is still the version the caller read. The
+# condition is in the UPDATE as well: a writer that committed while this statement waited
+# for the list's lock changed the row after the CTE's snapshot, and the UPDATE re-checks the
+# newest version of the row.
+_REPLACE_IF: LiteralString = _REPLACE.replace(
+    "AND id = %(id)s AND NOT deleted\n)",
+    "AND id = %(id)s AND NOT deleted\n      AND last_modified = %(expected)s\n)",
+).replace(
+    "  AND NOT o.deleted\nRETURNING",
+    "  AND NOT o.deleted AND o.last_modified = %(expected)s\nRETURNING",
+)
+
 _REPLACE_AT: LiteralString = """\
 WITH ok AS (
     SELECT NOT EXISTS (
@@ -267,6 +280,7 @@ class PostgreSQLStorage(Storage):
         *,
         fetch: bool,
         commit: bool = False,
+        prepare: bool = True,
     ) -> list[Any]:
         if self.committed:
             raise RuntimeError("statement after the transaction's final write")
@@ -279,18 +293,25 @@ class PostgreSQLStorage(Storage):
             self.began = True
         with translate_errors():
             rows = await wire.run(
-                self._conn, query, params, begin=begin, commit=commit, fetch=fetch
+                self._conn, query, params, begin=begin, commit=commit, fetch=fetch, prepare=prepare
             )
         self.committed = commit
         return rows
 
-    async def _rows(self, query: LiteralString | bytes, params: dict[str, Any]) -> list[Any]:
-        return await self._send(query, params, fetch=True)
+    async def _rows(
+        self, query: LiteralString | bytes, params: dict[str, Any], *, prepare: bool = True
+    ) -> list[Any]:
+        return await self._send(query, params, fetch=True, prepare=prepare)
 
     async def _value(
-        self, query: LiteralString | bytes, params: dict[str, Any], *, commit: bool = False
+        self,
+        query: LiteralString | bytes,
+        params: dict[str, Any],
+        *,
+        commit: bool = False,
+        prepare: bool = True,
     ) -> Any:
-        rows = await self._send(query, params, fetch=True, commit=commit)
+        rows = await self._send(query, params, fetch=True, commit=commit, prepare=prepare)
         return rows[0][0] if rows else None
 
     async def _lock(self, resource: str, parent_id: str) -> int | None:
@@ -361,8 +382,9 @@ class PostgreSQLStorage(Storage):
         query, params = queries.list_query(
             resource, parent_id, filters, sorting, pagination, limit, include_deleted, visibility
         )
+        prepare = not queries.plan_depends_on_values(filters, sorting, pagination)
         while True:
-            rows = await self._rows(query, params)
+            rows = await self._rows(query, params, prepare=prepare)
             timestamp = rows[0][0]
             if timestamp is not None:
                 break
@@ -386,8 +408,9 @@ class PostgreSQLStorage(Storage):
         query, params = queries.list_many_query(
             resource, parent_ids, filters, sorting, limit, include_deleted, visibility
         )
+        prepare = not queries.plan_depends_on_values(filters, sorting)
         while True:
-            rows = await self._rows(query, params)
+            rows = await self._rows(query, params, prepare=prepare)
             missing = {row[0] for row in rows if row[1] is None}
             if not missing:
                 break
@@ -411,7 +434,8 @@ class PostgreSQLStorage(Storage):
         visibility: Visibility | None = None,
     ) -> int:
         query, params = queries.count_query(resource, parent_id, filters, visibility)
-        value: int = await self._value(query, params)
+        prepare = not queries.plan_depends_on_values(filters)
+        value: int = await self._value(query, params, prepare=prepare)
         return value
 
     async def _fix_timestamp(self, resource: str, parent_id: str) -> int | None:
@@ -477,6 +501,7 @@ class PostgreSQLStorage(Storage):
         deleted: bool,
         last_modified: int | None,
         commit: bool,
+        expected: int | None,
     ) -> int:
         params: dict[str, Any] = {
             "resource": resource,
@@ -487,9 +512,14 @@ class PostgreSQLStorage(Storage):
             "deleted": deleted,
         }
         query, forced = _REPLACE, False
+        if expected is not None:
+            query = _REPLACE_IF
+            params["expected"] = expected
         if last_modified is not None:
             await self._lock(resource, parent_id)
             current = await self._value(_CURRENT_TIMESTAMP, params)
+            if expected is not None and current != expected:
+                raise ConcurrentWriteError()
             if current is None:
                 raise ObjectNotFoundError(resource, object_id)
             # Honoured only when it moves the object forward (K-OBJ-7).
@@ -500,6 +530,8 @@ class PostgreSQLStorage(Storage):
         if ts is None:
             if forced:
                 raise UnicityError()
+            if expected is not None:
+                raise ConcurrentWriteError()
             raise ObjectNotFoundError(resource, object_id)
         return ts
 
@@ -513,6 +545,7 @@ class PostgreSQLStorage(Storage):
         *,
         last_modified: int | None = None,
         commit: bool = False,
+        expected: int | None = None,
     ) -> StoredObject:
         acl = normalize_acl(permissions)
         ts = await self._replace(
@@ -524,6 +557,7 @@ class PostgreSQLStorage(Storage):
             False,
             last_modified,
             commit,
+            expected,
         )
         return self._stored(object_id, ts, data, acl)
 
@@ -535,9 +569,18 @@ class PostgreSQLStorage(Storage):
         *,
         last_modified: int | None = None,
         commit: bool = False,
+        expected: int | None = None,
     ) -> StoredObject:
         ts = await self._replace(
-            resource, parent_id, object_id, _TOMBSTONE_DATA, _NO_ACL, True, last_modified, commit
+            resource,
+            parent_id,
+            object_id,
+            _TOMBSTONE_DATA,
+            _NO_ACL,
+            True,
+            last_modified,
+            commit,
+            expected,
         )
         return _to_object(object_id, ts, {}, {}, True)
 

@@ -202,9 +202,12 @@ async def run(
     begin: bytes | None = None,
     commit: bool = False,
     fetch: bool = True,
+    prepare: bool = True,
 ) -> list[tuple[Any, ...]]:
     """Run one statement (preceded by ``begin``, followed by ``COMMIT``) in one round trip
-    and return its rows."""
+    and return its rows. ``prepare=False`` for statements whose best plan depends on the
+    values (filters on object fields): a prepared statement would soon run a generic plan,
+    blind to how selective the values are."""
     stmt = statement(query)
     values: list[bytes | None] = []
     oids: list[int] = []
@@ -216,7 +219,7 @@ async def run(
     # Concurrent GraphQL resolvers share the request's connection: one exchange at a time,
     # in the order they were asked for (the first statement of a transaction carries BEGIN).
     async with conn.lock:
-        return await _exchange_locked(conn, stmt, values, types, begin, commit, fetch)
+        return await _exchange_locked(conn, stmt, values, types, begin, commit, fetch, prepare)
 
 
 async def _exchange_locked(
@@ -227,15 +230,19 @@ async def _exchange_locked(
     begin: bytes | None,
     commit: bool,
     fetch: bool,
+    prepare: bool,
 ) -> list[tuple[Any, ...]]:
     name = _statement_name(stmt.text, types)
     prepared = _prepared.names(conn)
     pgconn = conn.pgconn
-    if begin is None and not commit and name in prepared:
-        # The common case, a read on a known statement: no pipeline needed.
-        prepared.move_to_end(name)
+    if begin is None and not commit and (name in prepared or not prepare):
+        # The common case, a read: no pipeline needed.
         try:
-            pgconn.send_query_prepared(name, values)
+            if prepare:
+                prepared.move_to_end(name)
+                pgconn.send_query_prepared(name, values)
+            else:
+                pgconn.send_query_params(stmt.text, values, types)
             batch = await waiting.wait_async(
                 generators.execute(pgconn), pgconn.socket, _WAIT_INTERVAL
             )
@@ -251,17 +258,20 @@ async def _exchange_locked(
         if begin is not None:
             pgconn.send_query_params(begin, None)
             sent.append(b"begin")
-        if name in prepared:
-            prepared.move_to_end(name)
+        if not prepare:
+            pgconn.send_query_params(stmt.text, values, types)
         else:
-            if len(prepared) >= MAX_PREPARED:
-                evicted, _ = prepared.popitem(last=False)
-                pgconn.send_query_params(b"DEALLOCATE " + evicted, None)
-                sent.append(b"deallocate")
-            pgconn.send_prepare(name, stmt.text, types)
-            sent.append(b"prepare")
-            prepared[name] = None
-        pgconn.send_query_prepared(name, values)
+            if name in prepared:
+                prepared.move_to_end(name)
+            else:
+                if len(prepared) >= MAX_PREPARED:
+                    evicted, _ = prepared.popitem(last=False)
+                    pgconn.send_query_params(b"DEALLOCATE " + evicted, None)
+                    sent.append(b"deallocate")
+                pgconn.send_prepare(name, stmt.text, types)
+                sent.append(b"prepare")
+                prepared[name] = None
+            pgconn.send_query_prepared(name, values)
         sent.append(b"execute")
         if commit:
             pgconn.send_query_params(b"COMMIT", None)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kintogql.backends.base import Backend
-from kintogql.errors import ObjectNotFoundError, UnicityError
+from kintogql.backends.base import Backend, Storage
+from kintogql.errors import ConcurrentWriteError, ObjectNotFoundError, UnicityError
 from tests.backends.helpers import RECORD, RECORDS
 
 
@@ -144,3 +144,58 @@ async def test_flush_erases_every_object_and_timestamp(storage_backend: Backend)
     async with storage_backend.transaction(readonly=True) as storage:
         assert await storage.get(RECORD, RECORDS, "r", include_deleted=True) is None
         assert await storage.list_timestamp(RECORD, RECORDS) > 1000
+
+
+async def _write(storage: Storage, method: str, expected: int, forced: int | None = None) -> int:
+    if method == "update":
+        obj = await storage.update(
+            RECORD, RECORDS, "r", {"id": "r", "v": 2}, {}, expected=expected, last_modified=forced
+        )
+    else:
+        obj = await storage.delete(RECORD, RECORDS, "r", expected=expected, last_modified=forced)
+    return obj.last_modified
+
+
+@pytest.mark.parametrize("method", ["update", "delete"])
+async def test_a_write_expecting_the_current_version_applies(
+    storage_backend: Backend, method: str
+) -> None:
+    async with storage_backend.transaction() as storage:
+        created = await storage.create(RECORD, RECORDS, {"id": "r", "v": 1}, {})
+    async with storage_backend.transaction() as storage:
+        ts = await _write(storage, method, created.last_modified)
+    async with storage_backend.transaction(readonly=True) as storage:
+        current = await storage.get(RECORD, RECORDS, "r", include_deleted=True)
+    assert current is not None
+    assert current.last_modified == ts > created.last_modified
+
+
+@pytest.mark.parametrize("forced", [False, True], ids=["now", "forced-timestamp"])
+@pytest.mark.parametrize("method", ["update", "delete"])
+async def test_a_write_expecting_another_version_changes_nothing(
+    storage_backend: Backend, method: str, forced: bool
+) -> None:
+    async with storage_backend.transaction() as storage:
+        created = await storage.create(RECORD, RECORDS, {"id": "r", "v": 1}, {})
+        timestamp = await storage.list_timestamp(RECORD, RECORDS)
+    stale, later = created.last_modified - 1, created.last_modified + 10
+    with pytest.raises(ConcurrentWriteError):
+        async with storage_backend.transaction() as storage:
+            await _write(storage, method, stale, later if forced else None)
+    async with storage_backend.transaction(readonly=True) as storage:
+        current = await storage.get(RECORD, RECORDS, "r", include_deleted=True)
+        after = await storage.list_timestamp(RECORD, RECORDS)
+    assert current == created
+    assert after == timestamp
+
+
+@pytest.mark.parametrize("method", ["update", "delete"])
+async def test_a_write_expecting_an_object_that_is_gone_is_a_concurrent_write(
+    storage_backend: Backend, method: str
+) -> None:
+    async with storage_backend.transaction() as storage:
+        created = await storage.create(RECORD, RECORDS, {"id": "r", "v": 1}, {})
+        await storage.delete(RECORD, RECORDS, "r")
+    with pytest.raises(ConcurrentWriteError):
+        async with storage_backend.transaction() as storage:
+            await _write(storage, method, created.last_modified)
