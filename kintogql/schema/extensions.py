@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import partial
+from inspect import iscoroutinefunction
 from typing import Any
 
-from graphql import ASTValidationRule
+from graphql import (
+    ASTValidationRule,
+    DocumentNode,
+    FieldNode,
+    GraphQLSchema,
+    get_named_type,
+    get_operation_ast,
+    is_leaf_type,
+)
 from graphql import ExecutionResult as GraphQLExecutionResult
 from strawberry.extensions import (
     DisableIntrospection,
@@ -37,6 +46,11 @@ class OperationTransaction(SchemaExtension):
     then has ``data: null`` and ``extensions.rolledBack: true``). A query reads through one
     read-only transaction, so that its fields and DataLoaders share one connection.
     Subscriptions are left alone: they must not hold a transaction open.
+
+    A mutation of a single field that selects only leaves (``createRecord { id
+    lastModified }``) needs no transaction of its own: the field's resolver opens one, as
+    for a REST write, which may commit with its statement (one round trip less), and
+    nothing that could fail runs after it. It is all-or-nothing all the same.
     """
 
     rolled_back = False
@@ -61,6 +75,14 @@ class OperationTransaction(SchemaExtension):
             execution.result = GraphQLExecutionResult(data=None, errors=[domain_error(refusal)])
             yield
             return
+        if not readonly and _single_plain_field(
+            execution.schema._schema, execution.graphql_document, execution.operation_name
+        ):
+            yield
+            result = execution.result
+            if isinstance(result, GraphQLExecutionResult) and result.errors:
+                self._roll_back(None)
+            return
         try:
             async with ctx.transaction(readonly=readonly):
                 yield
@@ -81,6 +103,39 @@ class OperationTransaction(SchemaExtension):
         result.data = None
         if exc is not None:
             result.errors = [*(result.errors or []), domain_error(exc)]
+
+
+def _single_plain_field(
+    schema: GraphQLSchema, document: DocumentNode | None, operation_name: str | None
+) -> bool:
+    """Whether the mutation is one root field whose selection is only leaves with no
+    coroutine resolver (so nothing reads or writes after the field's own resolver)."""
+    operation = get_operation_ast(document, operation_name) if document is not None else None
+    root_type = schema.mutation_type
+    if operation is None or root_type is None or len(operation.selection_set.selections) != 1:
+        return False
+    root = operation.selection_set.selections[0]
+    if not isinstance(root, FieldNode) or root.selection_set is None:
+        return False
+    root_field = root_type.fields.get(root.name.value)
+    if root_field is None:
+        return False
+    result_type = get_named_type(root_field.type)
+    fields = getattr(result_type, "fields", None)
+    if fields is None:
+        return False
+    for selection in root.selection_set.selections:
+        if not isinstance(selection, FieldNode) or selection.selection_set is not None:
+            return False
+        name = selection.name.value
+        if name == "__typename":
+            continue
+        field = fields.get(name)
+        if field is None or not is_leaf_type(get_named_type(field.type)):
+            return False
+        if field.resolve is not None and iscoroutinefunction(field.resolve):
+            return False
+    return True
 
 
 def schema_extensions(settings: Settings) -> list[Any]:
