@@ -252,10 +252,12 @@ def _conjunction(shapes: Sequence[Shape], prefix: str) -> list[sql.Composable]:
     return [_filter_sql(shape, f"{prefix}{i}") for i, shape in enumerate(shapes)]
 
 
+# The list's timestamp and its row version (see ``pages.py``), then the page.
 _LIST_SQL = """\
-SELECT t.ts, page.id, page.last_modified, page.data, page.permissions, page.deleted
-FROM (SELECT (SELECT last_modified FROM timestamps
-              WHERE resource = %(resource)s AND parent_id = %(parent_id)s) AS ts) AS t
+SELECT t.ts, t.version, page.id, page.last_modified, page.data, page.permissions, page.deleted
+FROM (SELECT 1) AS one
+LEFT JOIN (SELECT last_modified AS ts, xmin::text AS version FROM timestamps
+           WHERE resource = %(resource)s AND parent_id = %(parent_id)s) AS t ON true
 LEFT JOIN LATERAL (
     SELECT o.id, o.last_modified, o.data, o.permissions, o.deleted
     FROM objects AS o WHERE {where}{order} LIMIT %(limit)s

@@ -28,6 +28,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from kintogql.backends.base import Backend, ObjectKey, Storage
 from kintogql.backends.postgresql import queries, wire
+from kintogql.backends.postgresql.pages import PageCache
 from kintogql.errors import (
     BackendError,
     ConcurrentWriteError,
@@ -83,6 +84,10 @@ INSERT INTO timestamps AS t (resource, parent_id, last_modified)
 VALUES (%(resource)s, %(parent_id)s, NULL)
 ON CONFLICT (resource, parent_id) DO UPDATE SET last_modified = t.last_modified
 RETURNING t.last_modified"""
+
+_LIST_VERSION: LiteralString = """\
+SELECT last_modified, xmin::text FROM timestamps
+WHERE resource = %(resource)s AND parent_id = %(parent_id)s"""
 
 _READ_TIMESTAMP: LiteralString = """\
 SELECT last_modified FROM timestamps WHERE resource = %(resource)s AND parent_id = %(parent_id)s"""
@@ -267,8 +272,11 @@ def _to_object(
 class PostgreSQLStorage(Storage):
     """Storage bound to one pooled connection (and one transaction unless read-only)."""
 
-    def __init__(self, conn: Connection, *, transactional: bool = False) -> None:
+    def __init__(
+        self, conn: Connection, *, transactional: bool = False, pages: PageCache | None = None
+    ) -> None:
         self._conn = conn
+        self._pages = None if transactional else pages
         self._begin_pending = transactional
         self.began = False
         self.committed = False
@@ -382,6 +390,15 @@ class PostgreSQLStorage(Storage):
         query, params = queries.list_query(
             resource, parent_id, filters, sorting, pagination, limit, include_deleted, visibility
         )
+        # Outside write transactions, a page read before is served again once the database
+        # confirms the list has not changed since (``pages.py``).
+        key = self._pages.key(query, params) if self._pages is not None else None
+        if key is not None and self._pages is not None and self._pages.version_of(key):
+            found = await self._rows(_LIST_VERSION, {"resource": resource, "parent_id": parent_id})
+            if found and found[0][0] is not None:
+                cached = self._pages.rows(key, (found[0][0], found[0][1]))
+                if cached is not None:
+                    return ListResult([_to_object(*row) for row in cached], found[0][0])
         prepare = not queries.plan_depends_on_values(filters, sorting, pagination)
         while True:
             rows = await self._rows(query, params, prepare=prepare)
@@ -391,8 +408,10 @@ class PostgreSQLStorage(Storage):
             # The list had no timestamp in this snapshot: fix it, then read the page again
             # so that the timestamp never covers an object the page did not see.
             await self._fix_timestamp(resource, parent_id)
-        objects = [_to_object(*row[1:]) for row in rows if row[1] is not None]
-        return ListResult(objects, timestamp)
+        page = [row[2:] for row in rows if row[2] is not None]
+        if key is not None and self._pages is not None:
+            self._pages.put(key, (timestamp, rows[0][1]), page)
+        return ListResult([_to_object(*row) for row in page], timestamp)
 
     async def list_many(
         self,
@@ -625,6 +644,7 @@ class PostgreSQLBackend(Backend):
         idle_check_seconds: float = 1.0,
     ) -> None:
         self._url = url
+        self._pages = PageCache()
         self._idle_check_seconds = idle_check_seconds
         self._last_used: weakref.WeakKeyDictionary[Connection, float] = weakref.WeakKeyDictionary()
         self._pool: AsyncConnectionPool[Connection] = AsyncConnectionPool(
@@ -670,7 +690,7 @@ class PostgreSQLBackend(Backend):
             async with self._pool.connection() as conn:
                 try:
                     if readonly:
-                        yield PostgreSQLStorage(conn)
+                        yield PostgreSQLStorage(conn, pages=self._pages)
                     else:
                         storage = PostgreSQLStorage(conn, transactional=True)
                         try:
