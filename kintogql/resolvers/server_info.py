@@ -14,6 +14,15 @@ CAPABILITY_DOCS = "https://kinto.readthedocs.io/en/latest/"
 
 
 def capabilities(services: Services) -> dict[str, Any]:
+    """Worked out once per app: settings are frozen, features register theirs at start-up.
+    Callers must not change the result."""
+    known: dict[str, Any] | None = services.extras.get("server_info.capabilities")
+    if known is None:
+        known = services.extras["server_info.capabilities"] = _capabilities(services)
+    return known
+
+
+def _capabilities(services: Services) -> dict[str, Any]:
     settings = services.settings
     features = settings.features
 
