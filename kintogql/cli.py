@@ -35,6 +35,14 @@ def _serve(args: argparse.Namespace) -> int:
         options["loop"] = "uvloop"
     if importlib.util.find_spec("httptools") is not None:
         options["http"] = "httptools"
+    # Shared subscriptions write their frames straight into this protocol's connections
+    # (kintogql/schema/frames.py); "auto" picks it today, naming it keeps it so.
+    if importlib.util.find_spec("uvicorn.protocols.websockets.websockets_sansio_impl"):
+        options["ws"] = "websockets-sansio"
+    # Change messages are small JSON: compressing each one for each subscriber (a zlib
+    # stream per connection, as permessage-deflate requires) costs more CPU and memory
+    # than the bytes it saves.
+    options["ws_per_message_deflate"] = False
     uvicorn.run("kintogql.cli:app_factory", **options)  # type: ignore[arg-type]
     return 0
 

@@ -23,6 +23,7 @@ from kintogql.schema.context import GraphQLContext, Loaders, build_context
 from kintogql.schema.encoding import encode_response
 from kintogql.schema.errors import domain_error
 from kintogql.schema.fanout import FanoutTransportWSHandler
+from kintogql.schema.frames import ASGI_SEND_KEY
 from kintogql.schema.schema import build_schema
 from kintogql.schema.subscriptions import (
     WEBSOCKET_OPTIONS,
@@ -68,6 +69,8 @@ class KintoGraphQL(LiveWebSocketMixin, GraphQL[GraphQLContext, None]):
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                scope[ASGI_SEND_KEY] = send  # for shared subscriptions' direct writes
             await super().__call__(scope, receive, send)
             return
         try:

@@ -5,9 +5,15 @@ executed and the ``next`` message JSON-encoded once per event AND per subscriber
 subscription operations of one process with the same (query text, operation name,
 variables, user id or anonymous) form a ``Group``: the first subscriber starts ONE
 ``schema.stream`` with a context of its own (the user's, not tied to any connection); each
-``ExecutionResult`` becomes the ``next`` payload, encoded once with orjson; every member
-gets that string through its own bounded queue, and its operation task only splices its
-operation id in (``{"id":…,"type":"next","payload":…}``) and sends a text frame.
+``ExecutionResult`` becomes the ``next`` payload, encoded once with orjson; each member's
+message only splices its operation id in (``{"id":…,"type":"next","payload":…}``).
+Where the server allows it (``kintogql.schema.frames``: uvicorn's ``websockets-sansio``
+protocol), the group's task writes that frame into each member's connection itself, with
+no per-member task wake-up. A member whose connection does not take data right away (its
+transport is over its high-water mark), or whose earlier messages are still queued, gets
+the payload through its own bounded queue instead, which its operation task sends the
+ordinary way; it returns to direct writes once that queue is empty, so its messages keep
+their order.
 
 - Members join and leave at any time (a ``complete`` from the client, a closed
   connection). When the last one leaves, the group's task is cancelled and its stream
@@ -50,7 +56,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Callable
+from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
@@ -80,6 +86,7 @@ from strawberry.utils.aio import aclosing
 from kintogql.resolvers import subscriptions as live
 from kintogql.resolvers.context import RequestContext, Services
 from kintogql.schema.context import GraphQLContext, Loaders
+from kintogql.schema.frames import FrameWriter, frame_writer
 
 if TYPE_CHECKING:
     from strawberry.schema import BaseSchema
@@ -119,19 +126,55 @@ class Close:
 Terminal = Complete | Failed | Close
 
 
+def message_prefix(operation_id: str) -> bytes:
+    """A ``next`` message of this operation is its prefix, the payload, then ``}``."""
+    return b'{"id":' + orjson.dumps(operation_id) + b',"type":"next","payload":'
+
+
 class Member:
-    """One operation of one connection in a group: a bounded queue of encoded payloads."""
+    """One operation of one connection in a group: written to directly (``writer``) while
+    nothing is pending, else a bounded queue of encoded payloads its task sends."""
 
-    __slots__ = ("_wake", "items", "overflowed", "queue_size", "terminal")
+    __slots__ = (
+        "_wake",
+        "items",
+        "overflowed",
+        "prefix",
+        "queue_size",
+        "sending",
+        "terminal",
+        "writer",
+    )
 
-    def __init__(self, queue_size: int) -> None:
+    def __init__(
+        self, queue_size: int, prefix: bytes = b"", writer: FrameWriter | None = None
+    ) -> None:
         self.queue_size = queue_size
-        self.items: deque[str] = deque()
+        self.prefix = prefix
+        self.writer = writer
+        self.items: deque[bytes] = deque()
         self._wake = asyncio.Event()
         self.overflowed = False
+        self.sending = False
+        """The task is sending queued payloads (one may be popped but not yet written)."""
         self.terminal: Terminal | None = None
 
-    def push(self, payload: str) -> None:
+    def deliver(self, payload: bytes) -> bool:
+        """Write ``payload`` now if possible (True), else queue it."""
+        if self.overflowed or self.terminal is not None:
+            return False
+        writer = self.writer
+        if (
+            writer is not None
+            and not self.items
+            and not self.sending
+            and writer.send_text(self.prefix + payload + b"}")
+        ):
+            return True
+        self.push(payload)
+        return False
+
+    def push(self, payload: bytes) -> None:
         if self.overflowed or self.terminal is not None:
             return
         if len(self.items) >= self.queue_size:
@@ -151,17 +194,17 @@ class Member:
         self._wake.clear()
 
 
-def encode_payload(result: ExecutionResult) -> str:
-    """The ``next`` payload of ``result``, as JSON text."""
+def encode_payload(result: ExecutionResult) -> bytes:
+    """The ``next`` payload of ``result``, as UTF-8 JSON."""
     payload: dict[str, Any] = {"data": result.data}
     if result.errors:
         payload["errors"] = [err.formatted for err in result.errors]
     if result.extensions:
         payload["extensions"] = result.extensions
     try:
-        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
+        return orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
     except TypeError:  # e.g. integers beyond 64 bits
-        return json.dumps(payload, separators=(",", ":"))
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 class Group:
@@ -209,12 +252,15 @@ class Group:
             if self.task is not None:
                 self.task.cancel()
 
-    def _broadcast(self, payload: str) -> None:
+    def _broadcast(self, payload: bytes) -> None:
         self.delivered += 1
+        direct = 0
         for member in list(self.members):
-            member.push(payload)
-            if member.overflowed:
+            if member.deliver(payload):
+                direct += 1
+            elif member.overflowed:
                 del self.members[member]  # its task closes its connection
+        self.registry.direct_writes += direct
 
     async def _run(self) -> None:
         query, operation_name, _, _ = self.key
@@ -329,6 +375,8 @@ class FanoutRegistry:
         """Every running group (a resumable group stops being joinable once it delivered)."""
         self.streams_started = 0
         """``schema.stream`` calls made by groups since the process started."""
+        self.direct_writes = 0
+        """``next`` messages written by groups' tasks without going through a member's task."""
         self._parsed: OrderedDict[tuple[str, str | None], _Parsed | None] = OrderedDict()
 
     @property
@@ -358,6 +406,9 @@ class FanoutRegistry:
         query: str,
         operation_name: str | None,
         variables: dict[str, Any] | None,
+        *,
+        operation_id: str = "",
+        writer: FrameWriter | None = None,
     ) -> tuple[Group, Member] | None:
         """The member of the group for this operation, or None when it is not shared."""
         if not isinstance(query, str) or context.auth_error is not None:
@@ -387,7 +438,7 @@ class FanoutRegistry:
             self.joinable[key] = group
             self.groups.add(group)
             group.start()
-        member = Member(self.queue_size)
+        member = Member(self.queue_size, message_prefix(operation_id), writer)
         group.members[member] = None
         return group, member
 
@@ -430,6 +481,8 @@ class FanoutTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, Non
                 operation.query,
                 operation.operation_name,
                 operation.variables,
+                operation_id=operation.id,
+                writer=self._frame_writer(),
             )
         if joined is None:
             await super().run_operation(operation)
@@ -447,12 +500,21 @@ class FanoutTransportWSHandler(BaseGraphQLTransportWSHandler[GraphQLContext, Non
         finally:
             group.remove(member)
 
+    def _frame_writer(self) -> FrameWriter | None:
+        scope = getattr(getattr(self.websocket, "ws", None), "scope", None)
+        return frame_writer(scope) if isinstance(scope, MutableMapping) else None
+
     async def _deliver(self, operation: Operation[GraphQLContext, None], member: Member) -> None:
-        prefix = '{"id":' + orjson.dumps(operation.id).decode() + ',"type":"next","payload":'
         send_text: Callable[[str], Any] = self._send_text
         while True:
-            while member.items:
-                await send_text(prefix + member.items.popleft() + "}")
+            if member.items:
+                # Until the queue is empty the group must not write ahead of it.
+                member.sending = True
+                try:
+                    while member.items:
+                        await send_text((member.prefix + member.items.popleft() + b"}").decode())
+                finally:
+                    member.sending = False
             if member.overflowed:
                 self.operations.pop(operation.id, None)
                 await self.websocket.close(code=SLOW_MEMBER_CLOSE_CODE, reason=SLOW_MEMBER_REASON)
