@@ -9,6 +9,11 @@ over-estimates commit-to-client).
 Subscribers that get an error or nothing for 10 s are counted as ``failed_subscribers``;
 ``client_cpu_share`` tells whether the client processes were saturated (near 1.0): on a
 small machine they share the CPU with the server, so latencies then include client time.
+Per write, ``first_*`` is the earliest subscriber's latency (the server's pipeline: commit,
+doorbell, storage read, execution) and ``spread_*`` the time from the earliest to the
+latest subscriber (the fan-out, plus the clients' own processing of a burst).
+``server_cpu_share`` is the server's CPU seconds per wall second while writing (Linux),
+steadier than latencies when other loads share the machine.
 ``KINTOGQL_BENCH_SERVER_CMD`` replaces the ``kintogql`` command (e.g. to run another
 checkout for a before/after comparison).
 
@@ -54,7 +59,7 @@ async def _clients(
 ) -> dict[str, Any]:
     from websockets.asyncio.client import connect
 
-    latencies: list[float] = []
+    latencies: list[tuple[int, float]] = []
     failures: list[str] = []
     marker = b'"timestamp":'
 
@@ -92,7 +97,8 @@ async def _clients(
                 end = at + len(marker)
                 stop = raw.find(b",", end)
                 stop = raw.find(b"}", end) if stop < 0 else stop
-                latencies.append(now - int(raw[end:stop].strip(b'" ')))
+                timestamp = int(raw[end:stop].strip(b'" '))
+                latencies.append((timestamp, now - timestamp))
                 received += 1
 
     started_cpu = time.process_time()
@@ -106,6 +112,10 @@ async def _clients(
     }
 
 
+def percentile(values: list[float], fraction: float) -> float | None:
+    return round(values[min(len(values) - 1, int(len(values) * fraction))], 1) if values else None
+
+
 def client_process(
     url: str, bid: str, count: int, expected: int, ready: Any, quiet: float
 ) -> dict[str, Any]:
@@ -117,7 +127,19 @@ def client_process(
     return uvloop.run(coroutine)
 
 
-def run(subscribers: int, rate: float, seconds: float, host: str, workers: int) -> dict[str, Any]:
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process, from ``/proc`` (None elsewhere)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run(
+    subscribers: int, rate: float, seconds: float, host: str, workers: int, server_pid: int
+) -> dict[str, Any]:
     http = f"http://{host}/v1"
     bid = f"bench{uuid.uuid4().hex[:8]}"
     with httpx.Client(base_url=http, headers={"Authorization": AUTH}) as client:
@@ -141,13 +163,23 @@ def run(subscribers: int, rate: float, seconds: float, host: str, workers: int) 
                 ready.acquire(timeout=120)
             time.sleep(1.0)
             started = time.monotonic()
+            started_cpu = cpu_seconds(server_pid)
             for i in range(writes):
                 delay = started + i / rate - time.monotonic()
                 if delay > 0:
                     time.sleep(delay)
                 client.put(f"/buckets/{bid}/collections/c/records/r{i}", json={"data": {"i": i}})
+            time.sleep(0.5)  # the last write's fan-out
+            ended_cpu = cpu_seconds(server_pid)
+            wall = time.monotonic() - started
             outcomes = [r.get(timeout=300) for r in results]
-    latencies = sorted(x for o in outcomes for x in o["latencies"])
+    per_write: dict[int, list[float]] = {}
+    for outcome in outcomes:
+        for timestamp, latency in outcome["latencies"]:
+            per_write.setdefault(timestamp, []).append(latency)
+    latencies = sorted(x for values in per_write.values() for x in values)
+    first = sorted(min(values) for values in per_write.values())
+    spread = sorted(max(values) - min(values) for values in per_write.values())
     failures = [f for o in outcomes for f in o["failures"]]
     n = len(latencies)
     return {
@@ -159,8 +191,17 @@ def run(subscribers: int, rate: float, seconds: float, host: str, workers: int) 
         "p50_ms": latencies[n // 2] if n else None,
         "p99_ms": latencies[min(n - 1, int(n * 0.99))] if n else None,
         "max_ms": latencies[-1] if n else None,
+        "first_p50_ms": percentile(first, 0.5),
+        "first_p99_ms": percentile(first, 0.99),
+        "spread_p50_ms": percentile(spread, 0.5),
+        "spread_p99_ms": percentile(spread, 0.99),
         # CPU seconds per wall second of each client process: near 1.0 = saturated.
         "client_cpu_share": [round(o["cpu"] / o["wall"], 2) for o in outcomes],
+        "server_cpu_share": (
+            round((ended_cpu - started_cpu) / wall, 2)
+            if started_cpu is not None and ended_cpu is not None
+            else None
+        ),
     }
 
 
@@ -194,7 +235,12 @@ def main() -> int:
                 time.sleep(0.05)
         for subscribers in args.subscribers:
             result = run(
-                subscribers, args.rate, args.seconds, f"127.0.0.1:{port}", args.client_processes
+                subscribers,
+                args.rate,
+                args.seconds,
+                f"127.0.0.1:{port}",
+                args.client_processes,
+                server.pid,
             )
             print(json.dumps(result), flush=True)
     finally:
